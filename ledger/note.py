@@ -1,0 +1,201 @@
+"""Signed notes (c2sp.org/signed-note), as golang.org/x/mod/sumdb/note reads them.
+
+A note is a text ending in a newline, a blank line, and one or more signature
+lines ``— <key name> <base64(key id || signature)>``. The text is separated
+from the signatures by the last blank line, so the text itself may hold blank
+lines. The whole note is UTF-8 without ASCII control characters other than
+newline.
+
+Parsing (:meth:`Note.from_text`) checks the shape only and says nothing
+about who signed: :func:`verify_note` must accept the signatures before
+anything reads what the text says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ledger.errors import MalformedError, SignatureError
+from ledger.keys import (
+    ED25519,
+    KEY_ID_SIZE,
+    SIGNATURE_TYPES,
+    Signer,
+    VerifierKey,
+    check_key_name,
+    decode_base64,
+    encode_base64,
+    key_label,
+)
+
+# Go's sumdb/note refuses more, to bound the work one note can ask for; the
+# spec requires at least 16 to be accepted.
+MAX_SIGNATURES = 100
+SIGNATURE_PREFIX = "\u2014 "
+
+# ASCII controls other than newline, and lone surrogates (str values that
+# are not Unicode text and cannot be UTF-8).
+_FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\ud800-\udfff]")
+
+
+def _check_characters(text: str, where: str = "") -> None:
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden is not None:
+        character, position = ord(forbidden.group()), forbidden.start()
+        raise MalformedError(
+            "note", f"{where}got U+{character:04X} at character {position}, want UTF-8 with no control character but newline"
+        )
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line: the key's name and id, and the signature bytes after the id."""
+
+    name: str
+    key_id: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        check_key_name(self.name, "note")
+        if len(self.key_id) != KEY_ID_SIZE:
+            raise MalformedError("note", f"key id got {len(self.key_id)} bytes, want {KEY_ID_SIZE}")
+        if not self.signature:
+            raise MalformedError("note", f"signature by {self.label} is empty")
+
+    @property
+    def label(self) -> str:
+        return key_label(self.name, self.key_id)
+
+    def made_by(self, key: VerifierKey) -> bool:
+        """Whether this line claims ``key`` (same name and key id: the only way a key is matched)."""
+        return self.name == key.name and self.key_id == key.key_id
+
+    def to_line(self) -> str:
+        return f"{SIGNATURE_PREFIX}{self.name} {encode_base64(self.key_id + self.signature)}\n"
+
+
+def _parse_signature_line(line: str, number: int) -> NoteSignature:
+    where = f"signature line {number}"
+    if not line.startswith(SIGNATURE_PREFIX):
+        raise MalformedError("note", f"{where} does not start with '\u2014 ' (em dash, space)")
+    name, space, signature_b64 = line[len(SIGNATURE_PREFIX) :].partition(" ")
+    if not space:
+        raise MalformedError("note", f"{where} has no space between key name and signature")
+    check_key_name(name, "note")
+    raw = decode_base64(signature_b64, "note", where)
+    if len(raw) <= KEY_ID_SIZE:
+        raise MalformedError("note", f"{where}: signature got {len(raw)} bytes, want a {KEY_ID_SIZE}-byte key id and a signature")
+    return NoteSignature(name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:])
+
+
+def _merge(existing: Iterable[NoteSignature], added: Iterable[NoteSignature]) -> tuple[NoteSignature, ...]:
+    """``existing`` then ``added``; an added signature replaces any earlier one by the same key (as Go's note.Sign)."""
+    merged: dict[tuple[str, bytes], NoteSignature] = {}
+    for signature in existing:
+        merged.setdefault((signature.name, signature.key_id), signature)
+    for signature in added:
+        merged.pop((signature.name, signature.key_id), None)
+        merged[(signature.name, signature.key_id)] = signature
+    return tuple(merged.values())
+
+
+@dataclass(frozen=True)
+class Note:
+    """A text and its signature lines, in order; :meth:`to_text` gives back the parsed bytes exactly."""
+
+    text: str
+    signatures: tuple[NoteSignature, ...]
+
+    def __post_init__(self) -> None:
+        _check_characters(self.text, "text: ")
+        if not self.text.endswith("\n"):
+            raise MalformedError("note", "text does not end in a newline")
+        if not self.signatures:
+            raise MalformedError("note", "no signatures: want at least 1")
+        if len(self.signatures) > MAX_SIGNATURES:
+            raise MalformedError("note", f"too many signatures: got {len(self.signatures)}, want at most {MAX_SIGNATURES}")
+
+    @classmethod
+    def from_text(cls, data: str | bytes) -> Note:
+        """Parse a signed note; checks its shape, not its signatures (see :func:`verify_note`)."""
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise MalformedError("note", f"not UTF-8: invalid byte at offset {error.start}") from None
+        _check_characters(data)
+        split = data.rfind("\n\n")
+        if split < 0:
+            raise MalformedError("note", "no blank line between the text and the signatures")
+        text, block = data[: split + 1], data[split + 2 :]
+        if not block:
+            raise MalformedError("note", "no signature lines after the blank line")
+        if not block.endswith("\n"):
+            raise MalformedError("note", "last signature line does not end in a newline")
+        lines = block[:-1].split("\n")
+        if len(lines) > MAX_SIGNATURES:
+            raise MalformedError("note", f"too many signatures: got {len(lines)}, want at most {MAX_SIGNATURES}")
+        return cls(text, tuple(_parse_signature_line(line, number) for number, line in enumerate(lines, 1)))
+
+    def to_text(self) -> str:
+        return self.text + "\n" + "".join(signature.to_line() for signature in self.signatures)
+
+    def with_signatures(self, *added: NoteSignature) -> Note:
+        """This note with ``added`` lines appended, each replacing an earlier line by the same key."""
+        return Note(self.text, _merge(self.signatures, added))
+
+
+def sign_note(note: str | Note, *signers: Signer) -> Note:
+    """Sign a text, or add signatures to a note; a key already on the note is re-signed, not repeated.
+
+    Requires Ed25519 (type 0x01) signers: a witness key cosigns checkpoints
+    with :func:`ledger.checkpoint.cosign` instead.
+    """
+    text, existing = (note, ()) if isinstance(note, str) else (note.text, note.signatures)
+    _check_characters(text, "text: ")
+    message = text.encode("utf-8")
+    added = []
+    for signer in signers:
+        if signer.sig_type != ED25519:
+            raise SignatureError(
+                "note", f"signer {signer.name} has signature type {SIGNATURE_TYPES[signer.sig_type]}, want Ed25519"
+            )
+        added.append(NoteSignature(signer.name, signer.key_id, signer.sign(message)))
+    return Note(text, _merge(existing, added))
+
+
+def known_signers(note: Note, known: Iterable[VerifierKey]) -> list[VerifierKey]:
+    """Verify every signature on ``note`` by a known key; return those keys, in order, possibly none.
+
+    A signature matches a known key by name and key id together; other
+    signatures are ignored. Raises SignatureError if a signature by a known
+    key fails (one bad signature rejects the whole note), or if two known
+    keys share a name and key id.
+    """
+    by_label: dict[tuple[str, bytes], VerifierKey] = {}
+    for key in known:
+        if by_label.setdefault((key.name, key.key_id), key) != key:
+            raise SignatureError("note", f"ambiguous known key {key.label}: two known keys share its name and key id")
+    message = note.text.encode("utf-8")
+    verified: dict[tuple[str, bytes], VerifierKey] = {}
+    for signature in note.signatures:
+        signer = by_label.get((signature.name, signature.key_id))
+        if signer is None:
+            continue
+        if not signer.verify(message, signature.signature):
+            raise SignatureError("note", f"invalid signature by {signer.label}")
+        verified[(signer.name, signer.key_id)] = signer
+    return list(verified.values())
+
+
+def verify_note(note: Note, known: Iterable[VerifierKey]) -> list[VerifierKey]:
+    """The known keys whose signatures on ``note`` verify; at least one, or SignatureError."""
+    known = list(known)
+    verified = known_signers(note, known)
+    if not verified:
+        found = ", ".join(dict.fromkeys(signature.label for signature in note.signatures))
+        wanted = ", ".join(key.label for key in known) or "none"
+        raise SignatureError("note", f"no signature by a known key: got {found}, want one of: {wanted}")
+    return verified
