@@ -1,0 +1,65 @@
+"""Log entries (SPEC section 4).
+
+Entry ``i`` is the canonical JSON of
+``{"v":1,"index":i,"logged_at":"<RFC 3339 UTC>","statement":"<signed note>"}``,
+at most 65,535 bytes; its leaf hash is SHA-256(0x00 || entry bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from ledger.canonical import canonical_bytes, parse_canonical
+from ledger.errors import MalformedError
+from ledger.merkle import leaf_hash
+from ledger.timefmt import parse_time
+
+MAX_ENTRY_BYTES = 65_535
+ENTRY_VERSION = 1
+_FIELDS = {"v", "index", "logged_at", "statement"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the log: a signed statement, where and when it was logged."""
+
+    index: int
+    logged_at: str
+    statement: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.index, bool) or not isinstance(self.index, int) or self.index < 0:
+            raise MalformedError("entry", f"index must be a whole number >= 0, got {self.index!r}")
+        parse_time(self.logged_at, "logged_at")
+        if not isinstance(self.statement, str):
+            raise MalformedError("entry", "statement must be a string")
+
+    @cached_property
+    def logged_at_seconds(self) -> int:
+        return parse_time(self.logged_at, "logged_at")
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes; raises MalformedError beyond 65,535 bytes."""
+        data = canonical_bytes(
+            {"v": ENTRY_VERSION, "index": self.index, "logged_at": self.logged_at, "statement": self.statement}
+        )
+        if len(data) > MAX_ENTRY_BYTES:
+            raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
+        return data
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Entry:
+        """Parse entry bytes; they must be canonical and within the size limit."""
+        if len(data) > MAX_ENTRY_BYTES:
+            raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
+        document = parse_canonical(data, "entry")
+        if not isinstance(document, dict) or set(document) != _FIELDS:
+            got = sorted(document) if isinstance(document, dict) else type(document).__name__
+            raise MalformedError("entry", f"fields: got {got}, want {sorted(_FIELDS)}")
+        if document["v"] != ENTRY_VERSION:
+            raise MalformedError("entry", f"version: got {document['v']!r}, want {ENTRY_VERSION}")
+        return cls(index=document["index"], logged_at=document["logged_at"], statement=document["statement"])
+
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.to_bytes())
