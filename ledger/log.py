@@ -1,0 +1,178 @@
+"""The append-only log: entries, Merkle tree, checkpoints (SPEC section 4).
+
+Appends are linearizable: the rule check runs against the state at the exact
+head the entries will follow, the entries are stored at the next indexes in
+one transaction, and if another writer took those indexes first the whole
+attempt is repeated against the new head. A refused statement leaves the log
+untouched; a crash leaves it as it was before or after the transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.entry import Entry
+from ledger.errors import ProofError, StorageError
+from ledger.keys import Signer
+from ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash, consistency_plan, inclusion_plan, root_plan
+from ledger.note import Note
+from ledger.store import AppendConflict, Store, StoredEntry
+from ledger.timefmt import format_time
+from ledger.tlog_proof import TlogProof
+
+MAX_ATTEMPTS = 1_000
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """What an append follows: the size, the last ``logged_at``, the tree's frontier."""
+
+    size: int
+    logged_at: str | None
+    frontier: CompactRange
+
+    @property
+    def root(self) -> bytes:
+        return self.frontier.root()
+
+
+Check = Callable[[LogHead, Sequence[Entry]], None]
+"""A rule check: given the head and the entries that would follow it, return to
+accept them or raise an AccordError to refuse them. It may be called again,
+against a newer head, after a lost race."""
+
+
+def accept_all(head: LogHead, entries: Sequence[Entry]) -> None:
+    """The check of a log that enforces no rules (storage tests, benchmarks)."""
+
+
+def wall_clock() -> int:
+    return int(time.time())
+
+
+class Log:
+    """The log kept in a Store: append, read, prove, checkpoint."""
+
+    def __init__(self, store: Store, clock: Callable[[], int] = wall_clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._frontier = CompactRange(0, [])
+
+    def _frontier_at(self, size: int) -> CompactRange:
+        # Our own appends keep the frontier current; after another writer's,
+        # it is read back: one stored node per set bit of the size.
+        if self._frontier.size != size:
+            ids = CompactRange.frontier_ids(size)
+            self._frontier = CompactRange(size, self.store.read_nodes(ids))
+        return self._frontier
+
+    def head(self) -> LogHead:
+        last = self.store.head()
+        if last is None:
+            return LogHead(0, None, CompactRange(0, []))
+        size = last.index + 1
+        return LogHead(size, Entry.from_bytes(last.data).logged_at, self._frontier_at(size))
+
+    @property
+    def size(self) -> int:
+        last = self.store.head()
+        return 0 if last is None else last.index + 1
+
+    def append(self, statements: Sequence[str], check: Check = accept_all) -> list[Entry]:
+        """Append signed statements as consecutive entries, all or none.
+
+        ``logged_at`` is the clock's time, never before the previous entry's.
+        Raises whatever ``check`` raises (nothing is appended), MalformedError
+        for an entry over 65,535 bytes, StorageError if the store fails.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            head = self.head()
+            logged_at = format_time(self.clock())
+            if head.logged_at is not None and logged_at < head.logged_at:
+                logged_at = head.logged_at
+            entries = [Entry(head.size + offset, logged_at, text) for offset, text in enumerate(statements)]
+            check(head, entries)
+            frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
+            stored = []
+            for entry in entries:
+                data = entry.to_bytes()
+                stored.append(StoredEntry(entry.index, data, tuple(frontier.append(leaf_hash(data)))))
+            try:
+                self.store.append(stored)
+            except AppendConflict:
+                continue
+            self._frontier = frontier
+            return entries
+        raise StorageError("log", f"append lost {MAX_ATTEMPTS} races in a row; is another writer stuck?")
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
+        """Parsed entries ``start <= index < stop``, streamed in order."""
+        for stored in self.store.entries(start, stop):
+            yield Entry.from_bytes(stored.data)
+
+    def entry(self, index: int) -> Entry:
+        stored = self.store.entry(index)
+        if stored is None:
+            raise StorageError("log", f"no entry {index}: the log has {self.size}")
+        return Entry.from_bytes(stored.data)
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ProofError("log", f"tree size {size} is beyond the log's size {self.size}")
+
+    def root_at(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` entries; O(log n) reads."""
+        self._check_size(size)
+        if size == 0:
+            return EMPTY_ROOT
+        plan = root_plan(size)
+        return plan.rehash(self.store.read_nodes(plan.ids))[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        self._check_size(size)
+        plan = inclusion_plan(index, size)
+        return plan.rehash(self.store.read_nodes(plan.ids))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof between the trees of ``size1`` <= ``size2``."""
+        self._check_size(size2)
+        plan = consistency_plan(size1, size2)
+        return plan.rehash(self.store.read_nodes(plan.ids))
+
+    def latest_checkpoint(self) -> Note | None:
+        """The newest stored checkpoint note with the signatures it has so far."""
+        latest = self.store.latest_checkpoint()
+        return None if latest is None else Note.from_text(latest[1])
+
+    def publish_checkpoint(self, operator: Signer) -> Note:
+        """Sign and store a checkpoint of the current head, named for the operator's key.
+
+        When the newest stored checkpoint already covers the head, it is
+        returned unchanged (with the cosignatures it has gathered).
+        """
+        for _ in range(MAX_ATTEMPTS):
+            head = self.head()
+            latest = self.store.latest_checkpoint()
+            if latest is not None:
+                note = Note.from_text(latest[1])
+                if Checkpoint.from_text(note.text).size >= head.size:
+                    return note
+            note = sign_checkpoint(Checkpoint(operator.name, head.size, head.root), operator)
+            try:
+                self.store.add_checkpoint(0 if latest is None else latest[0] + 1, note.to_text())
+            except AppendConflict:
+                continue
+            return note
+        raise StorageError("log", f"checkpoint lost {MAX_ATTEMPTS} races in a row")
+
+    def receipt(self, index: int) -> TlogProof:
+        """A C2SP tlog-proof of entry ``index`` against the newest stored checkpoint."""
+        note = self.latest_checkpoint()
+        checkpoint = None if note is None else Checkpoint.from_text(note.text)
+        if note is None or checkpoint is None or checkpoint.size <= index:
+            raise ProofError("log", f"no checkpoint covers entry {index} yet; publish one first")
+        return TlogProof(index=index, hashes=tuple(self.inclusion_proof(index, checkpoint.size)), checkpoint_note=note.to_text())

@@ -1,0 +1,220 @@
+"""One storage test suite, run against every backend (memory, SQLite file, PostgreSQL)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator, Sequence
+
+import pytest
+
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.entry import MAX_ENTRY_BYTES, Entry
+from ledger.errors import MalformedError, ProofError, RuleViolation, StorageError
+from ledger.keys import Signer
+from ledger.log import Log, LogHead
+from ledger.merkle import MemoryTree, verify_consistency, verify_inclusion
+from ledger.store import Store
+from ledger.tlog_proof import verify_tlog_proof
+
+OPERATOR = Signer.from_seed("accord.test/log", bytes(range(32)))
+
+
+class Ticker:
+    """A clock the test controls: seconds since the epoch, moved by hand."""
+
+    def __init__(self, start: int = 1_800_000_000) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def log(store_url: str) -> Iterator[Log]:
+    with Store(store_url) as store:
+        yield Log(store, clock=Ticker())
+
+
+def statement(n: int) -> str:
+    return f"statement {n}\n\n— someone AAAA{n:08d}\n"
+
+
+def tree_of(entries: Iterable[Entry]) -> MemoryTree:
+    """The tree recomputed from scratch, from the entries' bytes alone."""
+    tree = MemoryTree()
+    for entry in entries:
+        tree.append(entry.to_bytes())
+    return tree
+
+
+def append_n(log: Log, count: int) -> None:
+    for n in range(count):
+        log.append([statement(n)])
+
+
+def test_appended_entries_get_consecutive_indexes_from_zero(log: Log) -> None:
+    first = log.append([statement(0)])
+    rest = log.append([statement(1), statement(2)])
+    assert [entry.index for entry in first + rest] == [0, 1, 2]
+    assert [entry.statement for entry in log.entries()] == [statement(0), statement(1), statement(2)]
+    assert log.size == 3
+    assert log.entry(1).statement == statement(1)
+
+
+def test_logged_at_never_decreases_when_the_clock_goes_back(log: Log) -> None:
+    clock = log.clock
+    assert isinstance(clock, Ticker)
+    log.append([statement(0)])
+    clock.now -= 3_600
+    log.append([statement(1)])
+    first, second = log.entries()
+    assert second.logged_at == first.logged_at
+
+
+def test_refused_statement_leaves_the_log_untouched(log: Log) -> None:
+    append_n(log, 3)
+    root = log.head().root
+
+    def refuse(head: LogHead, entries: Sequence[Entry]) -> None:
+        raise RuleViolation("test.refused", f"entry {entries[0].index} refused at size {head.size}")
+
+    with pytest.raises(RuleViolation, match=r"^test\.refused: entry 3 refused at size 3$"):
+        log.append([statement(3)], check=refuse)
+    assert log.size == 3
+    assert log.head().root == root
+
+
+def test_oversized_entry_is_refused_and_nothing_is_appended(log: Log) -> None:
+    append_n(log, 1)
+    with pytest.raises(MalformedError, match=r"^entry: too large: got \d+ bytes, want at most 65535$"):
+        log.append([statement(1), "x" * MAX_ENTRY_BYTES])
+    assert log.size == 1
+
+
+def test_a_batch_is_appended_all_or_none(log: Log) -> None:
+    def refuse_third(head: LogHead, entries: Sequence[Entry]) -> None:
+        if len(entries) >= 3:
+            raise RuleViolation("test.refused", "third entry refused")
+
+    with pytest.raises(RuleViolation):
+        log.append([statement(0), statement(1), statement(2)], check=refuse_third)
+    assert log.size == 0
+
+
+def test_lost_race_is_retried_against_the_new_head(store_url: str) -> None:
+    if store_url == "memory:":
+        pytest.skip("two memory stores share nothing: there is no race to lose")
+    with Store(store_url) as store_a, Store(store_url) as store_b:
+        ours, theirs = Log(store_a, clock=Ticker()), Log(store_b, clock=Ticker())
+        append_n(ours, 2)
+        seen: list[int] = []
+
+        def check_while_another_writer_appends(head: LogHead, entries: Sequence[Entry]) -> None:
+            seen.append(head.size)
+            if len(seen) == 1:
+                theirs.append(["the other writer was faster\n"])
+
+        appended = ours.append([statement(2)], check=check_while_another_writer_appends)
+        assert seen == [2, 3]
+        assert appended[0].index == 3
+        assert [entry.statement for entry in ours.entries()][2:] == ["the other writer was faster\n", statement(2)]
+        assert ours.head().root == tree_of(ours.entries()).root()
+
+
+def test_stored_tree_agrees_with_an_in_memory_tree_at_every_size(log: Log) -> None:
+    reference = MemoryTree()
+    for n in range(40):
+        entry = log.append([statement(n)])[0]
+        reference.append(entry.to_bytes())
+    for size in range(41):
+        assert log.root_at(size) == reference.root_at(size)
+    for size in (1, 7, 32, 40):
+        for index in range(size):
+            proof = log.inclusion_proof(index, size)
+            assert proof == reference.inclusion_proof(index, size)
+            verify_inclusion(index, size, log.entry(index).leaf_hash(), proof, reference.root_at(size))
+        for size1 in range(1, size + 1):
+            proof = log.consistency_proof(size1, size)
+            verify_consistency(size1, size, reference.root_at(size1), reference.root_at(size), proof)
+
+
+def test_proof_beyond_the_log_is_refused(log: Log) -> None:
+    append_n(log, 3)
+    with pytest.raises(ProofError, match=r"^log: tree size 4 is beyond the log's size 3$"):
+        log.inclusion_proof(0, 4)
+
+
+def test_log_survives_reopening(store_url: str) -> None:
+    if store_url == "memory:":
+        pytest.skip("the memory store lives only as long as its process")
+    with Store(store_url) as store:
+        log = Log(store, clock=Ticker())
+        append_n(log, 5)
+        root = log.head().root
+    with Store(store_url) as store:
+        reopened = Log(store, clock=Ticker())
+        assert reopened.size == 5
+        assert reopened.head().root == root
+        reopened.append([statement(5)])
+        assert reopened.head().root == tree_of(reopened.entries()).root()
+
+
+def test_checkpoint_is_published_once_per_size_and_receipts_verify(log: Log) -> None:
+    with pytest.raises(ProofError, match=r"^log: no checkpoint covers entry 0 yet; publish one first$"):
+        log.receipt(0)
+    append_n(log, 5)
+    note = log.publish_checkpoint(OPERATOR)
+    assert log.publish_checkpoint(OPERATOR) == note
+    checkpoint, _ = open_checkpoint(note.to_text(), OPERATOR.verifier_key())
+    assert checkpoint == Checkpoint(OPERATOR.name, 5, log.root_at(5))
+    for index in range(5):
+        receipt = log.receipt(index)
+        leaf = log.entry(index).leaf_hash()
+        assert verify_tlog_proof(receipt, leaf, OPERATOR.verifier_key()) == checkpoint
+    append_n(log, 1)
+    assert Checkpoint.from_text(log.publish_checkpoint(OPERATOR).text).size == 6
+
+
+def test_unknown_store_url_is_refused() -> None:
+    with pytest.raises(StorageError, match=r"^store: unknown store URL 'mysql://x/y': want sqlite:///FILE, postgresql://HOST/DB or memory:$"):
+        Store("mysql://x/y")
+
+
+def test_sqlite_url_without_a_file_is_refused() -> None:
+    with pytest.raises(StorageError, match=r"^store: want sqlite:///FILE or sqlite:////ABSOLUTE/FILE, got 'sqlite://'$"):
+        Store("sqlite://")
+
+
+def _append_from_another_process(url: str, worker: int, count: int) -> None:
+    with Store(url) as store:
+        log = Log(store)
+        for n in range(count):
+            log.append([f"worker {worker} statement {n}\n"])
+            if n % 50 == 49:
+                log.publish_checkpoint(OPERATOR)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_appending_500_each_leave_1000_entries_without_gaps(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(f"{backend}_url")
+    with Store(url):
+        pass  # creates the tables before the race
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_from_another_process, args=(url, worker, 500)) for worker in (1, 2)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=300)
+        assert process.exitcode == 0
+    with Store(url) as store:
+        log = Log(store)
+        entries = list(log.entries())
+        assert [entry.index for entry in entries] == list(range(1000))
+        written = sorted(entry.statement for entry in entries)
+        assert written == sorted(f"worker {w} statement {n}\n" for w in (1, 2) for n in range(500))
+        note = log.publish_checkpoint(OPERATOR)
+        checkpoint, _ = open_checkpoint(note.to_text(), OPERATOR.verifier_key())
+        assert checkpoint.size == 1000
+        assert checkpoint.root_hash == tree_of(entries).root()
