@@ -1,0 +1,166 @@
+"""The state the rules read: frozen, and bounded by what the rules need.
+
+Closed proposals, decisions and appeals are only counted here (their ids are
+numbered in order, so a count says which exist); their full documents live in
+the projections. Nonces are kept only while a replay could still pass the
+``signed_at`` skew check. So the state stays small however long the log grows,
+and replaying the log streams in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from immutables import Map
+
+from domain.charter import Settings
+from ledger.keys import VerifierKey
+
+MEMBER, OBSERVER, CIVIL_SOCIETY, OPERATOR_ROLE = "member", "observer", "civil-society", "operator"
+
+ACTIVE, SUSPENDED, WITHDRAWN, REVOKED = "active", "suspended", "withdrawn", "revoked"
+"""An actor's standing: what it may still do (see :meth:`Actor.standing`)."""
+
+APPROVE, OBJECT, ABSTAIN = "approve", "object", "abstain"
+POSITIONS = (APPROVE, OBJECT, ABSTAIN)
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One key of an actor: valid from entry ``added`` up to entry ``revoked``."""
+
+    key: VerifierKey
+    added: int
+    revoked: int | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.revoked is None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A member, observer, civil-society organization or the operator."""
+
+    id: str
+    name: str
+    role: str
+    keys: tuple[KeyRecord, ...]
+    joined: int
+    affiliations: tuple[str, ...] = ()
+    suspended_by: str | None = None
+    """``self`` for a self-suspension, else the decision that suspended it."""
+    withdrawal_effective: int | None = None
+    """When a withdrawal takes effect (seconds, judged by ``logged_at``)."""
+    revoked_by: str | None = None
+    """The decision that revoked an observer."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Civil society: kind and countries."""
+
+    def standing(self, now: int) -> str:
+        """active, suspended, withdrawn or revoked, at time ``now``."""
+        if self.revoked_by is not None:
+            return REVOKED
+        if self.withdrawal_effective is not None and now >= self.withdrawal_effective:
+            return WITHDRAWN
+        return SUSPENDED if self.suspended_by is not None else ACTIVE
+
+    def valid_keys(self) -> list[VerifierKey]:
+        return [record.key for record in self.keys if record.valid]
+
+    def revoked_keys(self) -> list[VerifierKey]:
+        return [record.key for record in self.keys if not record.valid]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An open proposal: its electorate is fixed, its positions change until the deadline."""
+
+    id: str
+    proposer: str
+    category: str
+    procedure: str
+    title: str
+    text: str
+    deadline: int
+    electorate: tuple[str, ...]
+    submitted: int
+    concerned: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    effect: Mapping[str, Any] = field(default_factory=dict)
+    """The category's own fields: candidate, subject, key, amendment."""
+    positions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """An adopted admission waiting for the candidate's accession."""
+
+    proposal: str
+    decision: str
+    candidate: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """Everything the rules need to judge entry ``size``."""
+
+    size: int
+    logged_at: int
+    anchor: bytes
+    """The charter's leaf hash: the trust anchor."""
+    settings: Settings
+    actors: Map[str, Actor]
+    open_proposals: Map[str, Proposal] = field(default_factory=Map)
+    admissions: Map[str, Admission] = field(default_factory=Map)
+    """Adopted admissions not yet acceded to, by candidate id."""
+    proposals: int = 0
+    decisions: int = 0
+    appeals: int = 0
+    nonces: Map[str, int] = field(default_factory=Map)
+    """Recent nonces and their ``signed_at``."""
+    nonce_days: Map[int, Map[str, int]] = field(default_factory=Map)
+    """The same nonces by day of ``signed_at``, to forget them a day at a time."""
+    nonce_horizon: int = 0
+    """The largest skew ever allowed: a nonce is kept while a replay could pass it."""
+
+    @property
+    def origin(self) -> str:
+        return self.settings.origin
+
+    def actor(self, actor_id: str) -> Actor | None:
+        return self.actors.get(actor_id)
+
+    def exists(self, reference: str) -> bool:
+        """Whether ``P-n``, ``D-n`` or ``A-n`` names something already on the log."""
+        prefix, _, number = reference.partition("-")
+        counts = {"P": self.proposals, "D": self.decisions, "A": self.appeals}
+        if prefix not in counts or not number.isdigit() or number.startswith("0"):
+            return False
+        return 1 <= int(number) <= counts[prefix]
+
+    def with_actor(self, actor: Actor) -> LedgerState:
+        return replace(self, actors=self.actors.set(actor.id, actor))
+
+    def remember_nonce(self, nonce: str, signed_at: int) -> LedgerState:
+        """This state knowing ``nonce``, forgetting those no replay could reuse any more."""
+        day = signed_at // DAY
+        nonces = self.nonces.set(nonce, signed_at)
+        days = self.nonce_days.set(day, self.nonce_days.get(day, Map()).set(nonce, signed_at))
+        oldest = min(days)
+        # A nonce signed on day d can only pass the skew check until
+        # (d + 1) * DAY + horizon; after that a replay is refused anyway.
+        while (oldest + 1) * DAY + self.nonce_horizon < self.logged_at:
+            with nonces.mutate() as forgetting:
+                for old in days[oldest]:
+                    del forgetting[old]
+                nonces = forgetting.finish()
+            days = days.delete(oldest)
+            if not days:
+                break
+            oldest = min(days)
+        return replace(self, nonces=nonces, nonce_days=days)
