@@ -501,6 +501,7 @@ def _submit(ctx: Context) -> LedgerState:
         deadline=deadline,
         electorate=electorate,
         submitted=ctx.index,
+        submitted_at=ctx.now,
         concerned=concerned,
         references=tuple(references),
         effect=effect,

@@ -89,6 +89,8 @@ class Proposal:
     deadline: int
     electorate: tuple[str, ...]
     submitted: int
+    """The index of the submitting entry."""
+    submitted_at: int
     concerned: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     effect: Mapping[str, Any] = field(default_factory=dict)

@@ -125,6 +125,8 @@ class Store:
     def __init__(self, url: str | None = None, environ: Mapping[str, str] | None = None) -> None:
         self.url = url
         settings = store_environment(url, environ)
+        self.backend = settings["PERSISTENCE_MODULE"].rsplit(".", 1)[-1]
+        """sqlite, postgres or popo (memory)."""
         try:
             self.factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env=Environment(env=settings))
             if settings.get("POSTGRES_SCHEMA"):

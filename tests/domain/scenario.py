@@ -42,37 +42,39 @@ def new_signer(actor: str, generation: int = 0) -> Signer:
     return Signer.from_seed(name, hashlib.sha256(f"{actor}/{generation}".encode()).digest())
 
 
+def founding_charter(
+    members: Sequence[str] = tuple(FOUNDERS),
+    observers: Sequence[str] = ("in",),
+    now: int = T0,
+    categories: Mapping[str, Category] | None = None,
+    withdrawal_notice: str | None = None,
+    signed_at_skew: str | None = None,
+) -> tuple[dict[str, Signer], str]:
+    """Every founder's key and the charter note signed by the operator and every founding member."""
+    keys = {actor: new_signer(actor) for actor in (OPERATOR, *members, *observers)}
+    founding = [commands.founder(m, FOUNDERS.get(m, (m.upper(), []))[0], [keys[m].verifier_key()], FOUNDERS.get(m, ("", []))[1]) for m in members]
+    watching = [commands.founder(o, o.upper(), [keys[o].verifier_key()]) for o in observers]
+    charter = commands.charter(
+        ORIGIN,
+        "European Security Council",
+        keys[OPERATOR].verifier_key(),
+        founding,
+        format_time(now),
+        observers=watching,
+        categories=categories,
+        withdrawal_notice=withdrawal_notice,
+        signed_at_skew=signed_at_skew,
+    )
+    return keys, sign_note(charter.to_text(), keys[OPERATOR], *(keys[m] for m in members)).to_text()
+
+
 class Scenario:
     """A ledger under test: its entries, the state after them, and every actor's key."""
 
-    def __init__(
-        self,
-        members: Sequence[str] = tuple(FOUNDERS),
-        observers: Sequence[str] = ("in",),
-        categories: Mapping[str, Category] | None = None,
-        withdrawal_notice: str | None = None,
-        signed_at_skew: str | None = None,
-    ) -> None:
+    def __init__(self, members: Sequence[str] = tuple(FOUNDERS), observers: Sequence[str] = ("in",), **options: Any) -> None:
         self.now = T0
-        self.keys: dict[str, Signer] = {actor: new_signer(actor) for actor in (OPERATOR, *members, *observers)}
-        founding = [
-            commands.founder(m, FOUNDERS.get(m, (m.upper(), []))[0], [self.keys[m].verifier_key()], FOUNDERS.get(m, ("", []))[1])
-            for m in members
-        ]
-        watching = [commands.founder(o, o.upper(), [self.keys[o].verifier_key()]) for o in observers]
-        charter = commands.charter(
-            ORIGIN,
-            "European Security Council",
-            self.keys[OPERATOR].verifier_key(),
-            founding,
-            format_time(self.now),
-            observers=watching,
-            categories=categories,
-            withdrawal_notice=withdrawal_notice,
-            signed_at_skew=signed_at_skew,
-        )
-        note = sign_note(charter.to_text(), self.keys[OPERATOR], *(self.keys[m] for m in members))
-        first = Entry(0, format_time(self.now), note.to_text())
+        self.keys, note = founding_charter(members, observers, self.now, **options)
+        first = Entry(0, format_time(self.now), note)
         state = apply(None, first)
         assert state is not None
         self.state: LedgerState = state

@@ -608,3 +608,20 @@ def test_malformed_note_is_refused(council: Scenario) -> None:
     error = council.refused_entry(Entry(1, format_time(council.now), "no signatures here\n"))
     assert isinstance(error, MalformedError)
     assert str(error) == "note: no blank line between the text and the signatures"
+
+
+def test_snapshot_round_trips_the_whole_state(council: Scenario) -> None:
+    from domain.snapshot import from_snapshot, to_snapshot
+
+    register_union(council)
+    council.do("etuc", "appeal.file", {"title": "t", "text": "t", "concerned": ["pl"], "urgency": "low"})
+    open_one = council.propose(category="military-operation")
+    council.vote("de", open_one, "approve", explanation="yes")
+    admitted = council.propose(category="admission", candidate={"id": "md", "name": "Moldova", "role": "member", "keys": [new_signer("md").verifier_key().to_text()]})
+    council.do("ua", "membership.suspend", {})
+    council.do("rs", "membership.withdraw", {})
+    council.after_deadline(admitted)
+    council.close(admitted)
+    data = to_snapshot(council.state)
+    assert from_snapshot(data) == council.state
+    assert to_snapshot(from_snapshot(data)) == data
