@@ -1,0 +1,161 @@
+"""The ledger as its users reach it: rules on every append, read models kept current.
+
+:class:`Ledger` joins the log (ledger/), the rules (domain/) and the read
+models (projections/). Every append is checked by ``domain.rules.apply``
+against the state at the exact head it follows; after it, the read models are
+brought up to the log's head in the same database, a chunk of entries per
+transaction, with the position they reflect. Any process may find them
+behind (another writer appended, or a crash came between the two steps) and
+catch them up; none can apply an entry to them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from domain.rules import apply, read_statement
+from domain.snapshot import from_snapshot, to_snapshot
+from domain.state import LedgerState
+from ledger.entry import Entry
+from ledger.errors import MalformedError, StorageError
+from ledger.log import Log, LogHead, wall_clock
+from ledger.store import Store
+from projections.tables import Database, StalePosition, ViewTables
+from projections.views import Row, rows_for
+
+CHUNK = 1_000
+SNAPSHOT_EVERY = 1_000
+
+
+class Ledger:
+    """A ledger in one store: append through the rules, read the views."""
+
+    def __init__(self, store: Store, clock: Callable[[], int] = wall_clock) -> None:
+        self.store = store
+        self.log = Log(store, clock)
+        self.views = ViewTables(Database(store))
+        self._state: LedgerState | None = None
+        self._pending: list[tuple[LedgerState | None, Entry, LedgerState]] = []
+
+    @classmethod
+    def open(cls, url: str | None, clock: Callable[[], int] = wall_clock) -> Ledger:
+        return cls(Store(url), clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # The rule state.
+
+    @property
+    def _size(self) -> int:
+        return 0 if self._state is None else self._state.size
+
+    def _fold(self, state: LedgerState | None, start: int, stop: int) -> LedgerState | None:
+        for entry in self.log.entries(start, stop):
+            state = apply(state, entry)
+        return state
+
+    def _restore(self, size: int) -> LedgerState | None:
+        """The stored snapshot if it is of at most ``size`` entries and readable, else None."""
+        snapshot = self.views.snapshot()
+        if snapshot is None or snapshot[0] > size:
+            return None
+        try:
+            return from_snapshot(snapshot[1])
+        except (MalformedError, KeyError, TypeError, ValueError):
+            return None  # a snapshot is only a cache: fold from the charter instead
+
+    def _state_at(self, size: int) -> LedgerState | None:
+        """The rule state after the first ``size`` entries, from the nearest known point."""
+        if self._size > size or (self._state is None and size > 0):
+            self._state = self._restore(size)
+        self._state = self._fold(self._state, self._size, size)
+        return self._state
+
+    def state(self) -> LedgerState | None:
+        """The rule state at the log's head (None before the charter)."""
+        return self._state_at(self.log.size)
+
+    # Appending.
+
+    def _check(self, head: LogHead, entries: Sequence[Entry]) -> None:
+        state = self._state_at(head.size)
+        self._pending = []
+        for entry in entries:
+            after = apply(state, entry)
+            self._pending.append((state, entry, after))
+            state = after
+
+    def append(self, statements: Sequence[str]) -> list[Entry]:
+        """Append signed statements (notes) through the rules, all or none; then update the views.
+
+        Raises the rules' AccordError for a refused statement: nothing is appended.
+        """
+        entries = self.log.append(statements, check=self._check)
+        judged, self._pending = self._pending, []
+        self._state = judged[-1][2]
+        # The rows follow from the states the check computed: no entry is judged twice.
+        changes = [(entry.index, rows_for(before, after, entry, read_statement(entry.statement)[1])) for before, entry, after in judged]
+        try:
+            self.views.advance(entries[0].index, changes, self._snapshot_due(entries[0].index, self._state))
+        except StalePosition:
+            pass  # behind (or moved on by another writer): catch up below
+        self.update_views()
+        return entries
+
+    @staticmethod
+    def _snapshot_due(start: int, state: LedgerState | None) -> tuple[int, bytes] | None:
+        if state is None or state.size // SNAPSHOT_EVERY == start // SNAPSHOT_EVERY:
+            return None
+        return state.size, to_snapshot(state)
+
+    # The read models.
+
+    def update_views(self) -> int:
+        """Bring the read models up to the log's head; returns the size they reflect."""
+        while True:
+            position = self.views.position()
+            head = self.log.size
+            if position >= head:
+                return position
+            stop = min(head, position + CHUNK)
+            before = self._state_at(position)
+            changes: list[tuple[int, list[Row]]] = []
+            state = before
+            for entry in self.log.entries(position, stop):
+                after = apply(state, entry)
+                changes.append((entry.index, rows_for(state, after, entry, read_statement(entry.statement)[1])))
+                state = after
+            try:
+                self.views.advance(position, changes, self._snapshot_due(position, state))
+            except StalePosition:
+                continue
+            self._state = state
+
+    def rebuild(self) -> int:
+        """Forget the read models and fold them again from entry 0."""
+        self.views.clear()
+        self._state = None
+        return self.update_views()
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
+        return self.log.entries(start, stop)
+
+    def as_of_size(self, as_of: int | None) -> int:
+        """The log size a view "as of entry n" reads at (the head when None)."""
+        position = self.update_views()
+        if as_of is None:
+            return position
+        if not 0 <= as_of < position:
+            raise StorageError("ledger", f"no entry {as_of}: the log has entries 0 to {position - 1}")
+        return as_of + 1
+
+    def document(self, view: str, doc_id: str, as_of: int | None = None) -> dict[str, Any] | None:
+        return self.views.document(view, doc_id, self.as_of_size(as_of))

@@ -1,0 +1,132 @@
+"""The views users ask for, read from the projection tables, never by replaying the log.
+
+A View reads at ``as_of`` (an entry index, or None for the head) and returns
+plain JSON-able documents. Time-dependent facts (a withdrawal that has taken
+effect, a live tally, an appeal's age) are judged at the ``logged_at`` of the
+entry read as of, or by the operator's clock at the head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.rules import Tally, outcome
+from ledger.entry import Entry
+from ledger.timefmt import parse_time
+from projections.ledger import Ledger
+from projections.views import ACTOR, APPEAL, ATTACHMENT, DECISION, LEDGER, PROPOSAL, REFERRAL, RESPONSE, STATEMENT, VOTE
+
+
+def standing(actor: dict[str, Any], now: int) -> str:
+    """An actor document's standing at time ``now`` (as domain.state.Actor.standing)."""
+    if actor.get("revoked_by"):
+        return "revoked"
+    effective = actor.get("withdrawal_effective")
+    if effective is not None and now >= parse_time(effective, "withdrawal_effective"):
+        return "withdrawn"
+    return "suspended" if actor.get("suspended_by") else "active"
+
+
+class View:
+    """One reading of the views at one point of the log."""
+
+    def __init__(self, ledger: Ledger, as_of: int | None = None) -> None:
+        self.ledger = ledger
+        self.size = ledger.as_of_size(as_of)
+        last: Entry | None = ledger.log.entry(self.size - 1) if self.size else None
+        self.logged_at = last.logged_at if last else None
+        logged = parse_time(last.logged_at, "logged_at") if last else 0
+        # At the head, time is the operator's clock (the one the next entry
+        # will be judged by); as of an earlier entry, that entry's logged_at.
+        self.now = max(logged, ledger.log.clock()) if as_of is None else logged
+
+    def _documents(self, view: str, subject: str | None = None) -> list[dict[str, Any]]:
+        return self.ledger.views.documents(view, self.size, subject)
+
+    def _document(self, view: str, doc_id: str) -> dict[str, Any] | None:
+        return self.ledger.views.document(view, doc_id, self.size)
+
+    def charter(self) -> dict[str, Any] | None:
+        return self._document(LEDGER, "charter")
+
+    def members(self) -> list[dict[str, Any]]:
+        """Every actor with role, standing, affiliations and key history."""
+        return [{**actor, "standing": standing(actor, self.now)} for actor in self._documents(ACTOR)]
+
+    def _with_votes(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        votes = {vote["actor"]: vote for vote in self._documents(VOTE, proposal["id"])}
+        proposal = {**proposal, "votes": sorted(votes.values(), key=lambda v: v["actor"])}
+        proposal["statements"] = self._documents(STATEMENT, proposal["id"])
+        if proposal["status"] == "open":
+            actors = {actor["id"]: actor for actor in self._documents(ACTOR)}
+            counted = [m for m in proposal["electorate"] if m in actors and standing(actors[m], self.now) == "active"]
+            positions = [votes[m]["position"] if m in votes else None for m in counted]
+            live = {
+                "approve": positions.count("approve"),
+                "object": positions.count("object"),
+                "abstain": positions.count("abstain"),
+                "silent": positions.count(None),
+            }
+            proposal["tally"] = live
+            proposal["not_yet_voted"] = [m for m in counted if m not in votes]
+            proposal["outcome_if_closed_now"] = outcome(proposal["procedure"], Tally(**live))
+        return proposal
+
+    def proposals(self, open_only: bool = False) -> list[dict[str, Any]]:
+        """Proposals with their votes; open ones with the live tally and who has not yet voted."""
+        found = self._documents(PROPOSAL)
+        return [self._with_votes(p) for p in found if not open_only or p["status"] == "open"]
+
+    def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        found = self._document(PROPOSAL, proposal_id)
+        return None if found is None else self._with_votes(found)
+
+    def _with_attachments(self, decision: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **decision,
+            "attachments": self._documents(ATTACHMENT, decision["id"]),
+            "statements": self._documents(STATEMENT, decision["id"]),
+        }
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The register of binding decisions, in order of adoption, with attached statements."""
+        found = sorted(self._documents(DECISION), key=lambda d: int(d["id"][2:]))
+        return [self._with_attachments(d) for d in found]
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        found = self._document(DECISION, decision_id)
+        return None if found is None else self._with_attachments(found)
+
+    def _with_responses(self, appeal: dict[str, Any]) -> dict[str, Any]:
+        responses = self._documents(RESPONSE, appeal["id"])
+        kinds = {response["type"] for response in responses}
+        status = "answered" if "answer" in kinds else "acknowledged" if kinds else "unanswered"
+        return {
+            **appeal,
+            "status": status,
+            "age_days": (self.now - parse_time(appeal["filed_at"], "filed_at")) // 86_400,
+            "responses": responses,
+            "referred_by": [referral["proposal"] for referral in self._documents(REFERRAL, appeal["id"])],
+            "statements": self._documents(STATEMENT, appeal["id"]),
+        }
+
+    def appeals(self) -> list[dict[str, Any]]:
+        """Appeals with their status and age; unanswered ones say so."""
+        return [self._with_responses(a) for a in sorted(self._documents(APPEAL), key=lambda a: int(a["id"][2:]))]
+
+    def appeal(self, appeal_id: str) -> dict[str, Any] | None:
+        found = self._document(APPEAL, appeal_id)
+        return None if found is None else self._with_responses(found)
+
+    def statements(self) -> list[dict[str, Any]]:
+        return self._documents(STATEMENT)
+
+    def status(self) -> dict[str, Any]:
+        charter = self.charter() or {}
+        return {
+            "origin": charter.get("origin"),
+            "name": charter.get("name"),
+            "anchor": charter.get("anchor"),
+            "size": self.size,
+            "logged_at": self.logged_at,
+        }

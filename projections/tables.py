@@ -1,0 +1,197 @@
+"""The read models' tables, beside the log in the same database.
+
+``accord_rows`` holds every version of every document with the range of log
+sizes it is valid for (``valid_from <= size < valid_to``), so any view can be
+read as of any entry without replaying the log. ``accord_projection`` holds
+the position (the log size the rows reflect) and a snapshot of the rule
+state; rows and position change in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError
+
+from ledger.canonical import canonical_bytes
+from ledger.errors import StorageError
+from ledger.store import Store
+from projections.views import Row
+
+NAME = "views"
+
+
+class StalePosition(StorageError):
+    """Another writer moved the projections on first: re-read and retry."""
+
+
+class Database:
+    """SQL on the store's own database: SQLite, PostgreSQL, or (for memory stores) private SQLite."""
+
+    def __init__(self, store: Store) -> None:
+        self.backend = store.backend
+        self._lock = threading.Lock()
+        if store.backend == "postgres":
+            self.datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
+            self.mark = "%s"
+            self.prefix = f'"{self.datastore.schema}".'
+        elif store.backend == "sqlite":
+            self.datastore = store.factory.datastore  # type: ignore[attr-defined]
+            self.mark = "?"
+            self.prefix = ""
+        else:
+            self.datastore = None
+            self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            self.connection.row_factory = sqlite3.Row
+            self.mark = "?"
+            self.prefix = ""
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with ``{t}`` table prefixes and ``?`` marks for this backend."""
+        return statement.replace("{t}", self.prefix).replace("?", self.mark)
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator[Any]:
+        try:
+            if self.datastore is not None:
+                with self.datastore.transaction(commit=commit) as cursor:
+                    yield cursor
+                return
+            with self._lock:
+                cursor = self.connection.cursor()
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor
+                except BaseException:
+                    self.connection.rollback()
+                    raise
+                if commit:
+                    self.connection.commit()
+                else:
+                    self.connection.rollback()
+        except (PersistenceError, sqlite3.Error) as error:
+            raise StorageError("projections", f"database error: {error}") from error
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {t}accord_rows ("
+    " view TEXT NOT NULL, id TEXT NOT NULL, subject TEXT NOT NULL,"
+    " valid_from BIGINT NOT NULL, valid_to BIGINT, doc TEXT NOT NULL,"
+    " PRIMARY KEY (view, id, valid_from))",
+    "CREATE INDEX IF NOT EXISTS accord_rows_current ON {t}accord_rows (view, valid_to, id)",
+    "CREATE INDEX IF NOT EXISTS accord_rows_subject ON {t}accord_rows (subject, view)",
+    "CREATE TABLE IF NOT EXISTS {t}accord_projection ("
+    " name TEXT PRIMARY KEY, position BIGINT NOT NULL, snapshot_position BIGINT, snapshot TEXT)",
+)
+_LIVE = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+
+
+class ViewTables:
+    """Rows of the read models and the position they reflect."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        with self.db.transaction() as cursor:
+            for statement in _SCHEMA:
+                cursor.execute(self.db.sql(statement))
+            cursor.execute(self.db.sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            if cursor.fetchone() is None:
+                cursor.execute(
+                    self.db.sql("INSERT INTO {t}accord_projection (name, position) VALUES (?, 0) ON CONFLICT DO NOTHING"), (NAME,)
+                )
+
+    def position(self) -> int:
+        """The log size the rows reflect."""
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            return int(cursor.fetchone()["position"])
+
+    def snapshot(self) -> tuple[int, bytes] | None:
+        """(size, rule-state snapshot) last stored, if any."""
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql("SELECT snapshot_position, snapshot FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            row = cursor.fetchone()
+        if row["snapshot"] is None:
+            return None
+        return int(row["snapshot_position"]), str(row["snapshot"]).encode("utf-8")
+
+    def advance(self, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
+        """Write the rows of entries ``start, start + 1, ...`` and move the position past them.
+
+        ``changes`` holds ``(entry index, rows)`` in order. Raises
+        StalePosition, writing nothing, if the position is no longer ``start``.
+        """
+        sql = self.db.sql
+        with self.db.transaction() as cursor:
+            # Writing first takes the write lock (SQLite) or the row lock
+            # (PostgreSQL), so two writers never both advance from ``start``.
+            cursor.execute(sql("UPDATE {t}accord_projection SET position = position WHERE name = ?"), (NAME,))
+            cursor.execute(sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            position = int(cursor.fetchone()["position"])
+            if position != start:
+                raise StalePosition("projections", f"position is {position}, want {start}")
+            for index, rows in changes:
+                for row in rows:
+                    cursor.execute(
+                        sql("UPDATE {t}accord_rows SET valid_to = ? WHERE view = ? AND id = ? AND valid_to IS NULL"),
+                        (index + 1, row.view, row.id),
+                    )
+                    cursor.execute(
+                        sql("INSERT INTO {t}accord_rows (view, id, subject, valid_from, doc) VALUES (?, ?, ?, ?, ?)"),
+                        (row.view, row.id, row.subject, index + 1, canonical_bytes(row.doc).decode("utf-8")),
+                    )
+            end = start + len(changes)
+            cursor.execute(sql("UPDATE {t}accord_projection SET position = ? WHERE name = ?"), (end, NAME))
+            if snapshot is not None:
+                cursor.execute(
+                    sql("UPDATE {t}accord_projection SET snapshot_position = ?, snapshot = ? WHERE name = ?"),
+                    (snapshot[0], snapshot[1].decode("utf-8"), NAME),
+                )
+
+    def clear(self) -> None:
+        """Forget every row, the position and the snapshot (before a rebuild)."""
+        with self.db.transaction() as cursor:
+            cursor.execute(self.db.sql("DELETE FROM {t}accord_rows"))
+            cursor.execute(
+                self.db.sql("UPDATE {t}accord_projection SET position = 0, snapshot_position = NULL, snapshot = NULL WHERE name = ?"),
+                (NAME,),
+            )
+
+    def document(self, view: str, doc_id: str, size: int) -> dict[str, Any] | None:
+        """The version of one document valid at log size ``size``."""
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE view = ? AND id = ? AND {_LIVE}"), (view, doc_id, size, size))
+            row = cursor.fetchone()
+        return None if row is None else dict(json.loads(row["doc"]))
+
+    def documents(self, view: str, size: int, subject: str | None = None) -> list[dict[str, Any]]:
+        """Every document of ``view`` (about ``subject``, if given) valid at log size ``size``."""
+        where, params = f"view = ? AND {_LIVE}", [view, size, size]
+        if subject is not None:
+            where, params = f"subject = ? AND {where}", [subject, *params]
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from, id"), params)
+            return [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
+
+    def current(self, view: str, subject: str | None = None) -> list[dict[str, Any]]:
+        """Every current document of ``view``: the index on (view, valid_to) answers it."""
+        where, params = "view = ? AND valid_to IS NULL", [view]
+        if subject is not None:
+            where, params = f"subject = ? AND {where}", [subject, *params]
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from, id"), params)
+            return [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
+
+    def dump(self) -> list[tuple[str, str, str, int, int | None, str]]:
+        """Every row, in key order: two projections are equal iff their dumps are."""
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql("SELECT view, id, subject, valid_from, valid_to, doc FROM {t}accord_rows ORDER BY view, id, valid_from"))
+            return [
+                (r["view"], r["id"], r["subject"], int(r["valid_from"]), None if r["valid_to"] is None else int(r["valid_to"]), r["doc"])
+                for r in cursor.fetchall()
+            ]

@@ -1,0 +1,212 @@
+"""The read models: persisted beside the log, incremental, rebuildable, readable as of any entry."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from domain.charter import OPERATOR
+from ledger.errors import AccordError, RuleViolation, StorageError
+from ledger.store import Store
+from projections.ledger import Ledger
+from projections.queries import View
+from tests.domain.scenario import DAY, new_signer
+from tests.projections.council import Clock, Council
+
+MEMBERS = ("de", "fr", "pl", "ua", "rs", "by")
+
+
+@pytest.fixture
+def council(store_url: str) -> Iterator[Council]:
+    with Ledger(Store(store_url), clock=(clock := Clock())) as ledger:
+        yield Council(ledger, clock)
+
+
+def test_views_follow_each_append(council: Council) -> None:
+    proposal = council.propose()
+    council.vote("by", proposal, "abstain")
+    view = View(council.ledger)
+    (found,) = view.proposals(open_only=True)
+    assert found["id"] == proposal
+    assert found["tally"] == {"approve": 0, "object": 0, "abstain": 1, "silent": 5}
+    assert found["not_yet_voted"] == ["de", "fr", "pl", "rs", "ua"]
+    assert found["outcome_if_closed_now"] == "adopted"
+    council.clock.now += 7 * DAY
+    council.close(proposal)
+    (decision,) = View(council.ledger).decisions()
+    assert decision["id"] == "D-1" and decision["proposal"] == proposal
+    assert View(council.ledger).status()["size"] == 4
+
+
+def test_every_view_can_be_read_as_of_an_earlier_entry(council: Council) -> None:
+    suspension = council.say("ua", "membership.suspend", {}).index
+    council.say("ua", "membership.resume", {})
+    def standing_of_ua(as_of: int | None) -> str:
+        return next(m["standing"] for m in View(council.ledger, as_of).members() if m["id"] == "ua")
+    assert standing_of_ua(suspension - 1) == "active"
+    assert standing_of_ua(suspension) == "suspended"
+    assert standing_of_ua(None) == "active"
+    with pytest.raises(StorageError, match=r"^ledger: no entry 9: the log has entries 0 to 2$"):
+        View(council.ledger, 9)
+
+
+def test_withdrawal_shows_once_the_notice_period_has_passed(council: Council) -> None:
+    notice = council.say("rs", "membership.withdraw", {}).index
+    council.clock.now += 89 * DAY
+    assert next(m for m in View(council.ledger).members() if m["id"] == "rs")["standing"] == "active"
+    council.clock.now += DAY
+    assert next(m for m in View(council.ledger).members() if m["id"] == "rs")["standing"] == "withdrawn"
+    assert next(m for m in View(council.ledger, notice).members() if m["id"] == "rs")["standing"] == "active"
+
+
+def test_observer_statements_and_appeals_appear_in_their_views(council: Council) -> None:
+    council.keys["etuc"] = new_signer("etuc")
+    council.say("etuc", "civil-society.register", {"name": "ETUC", "kind": "trade-union", "countries": ["de"], "keys": [council.keys["etuc"].verifier_key().to_text()]})
+    council.say("etuc", "appeal.file", {"title": "Border", "text": "...", "concerned": ["pl"], "urgency": "high"})
+    council.clock.now += 3 * DAY
+    (appeal,) = View(council.ledger).appeals()
+    assert (appeal["status"], appeal["age_days"]) == ("unanswered", 3)
+    council.say("pl", "appeal.acknowledge", {"appeal": "A-1"})
+    proposal = council.propose(category="risk-assessment", references=["A-1"])
+    council.say("in", "statement.make", {"text": "India offers to mediate.", "about": proposal})
+    council.say(OPERATOR, "appeal.answer", {"appeal": "A-1", "text": "Referred to the council."})
+    (appeal,) = View(council.ledger).appeals()
+    assert appeal["status"] == "answered" and appeal["referred_by"] == [proposal]
+    assert [s["actor"] for s in View(council.ledger).proposal(proposal)["statements"]] == ["in"]
+
+
+def test_refused_statement_changes_neither_log_nor_views(council: Council) -> None:
+    before = council.ledger.views.dump()
+    with pytest.raises(RuleViolation):
+        council.say("in", "vote.cast", {"proposal": "P-1", "position": "object"})
+    assert council.ledger.log.size == 1
+    assert council.ledger.views.dump() == before
+    assert council.ledger.views.position() == 1
+
+
+def test_reading_a_view_does_not_replay_the_log(council: Council, monkeypatch: pytest.MonkeyPatch) -> None:
+    proposal = council.propose()
+    council.clock.now += 7 * DAY
+    council.close(proposal)
+
+    def no_replay(*_: object, **__: object) -> None:
+        raise AssertionError("a view read the log's entries")
+
+    monkeypatch.setattr(council.ledger.log, "entries", no_replay)
+    view = View(council.ledger)
+    assert [d["id"] for d in view.decisions()] == ["D-1"]
+    assert len(view.members()) == 8 and view.proposals()[0]["status"] == "adopted"
+
+
+def test_views_catch_up_after_a_crash_between_append_and_update(store_url: str) -> None:
+    with Ledger(Store(store_url), clock=(clock := Clock())) as ledger:
+        council = Council(ledger, clock)
+        # Straight to the log, as if the process died before updating the views.
+        ledger.log.append([council.note("de", "statement.make", {"text": "appended, views not updated"})])
+        assert ledger.views.position() == 1
+        assert View(ledger).size == 2
+        assert [s["text"] for s in View(ledger).statements()] == ["appended, views not updated"]
+
+
+def test_second_writer_checks_against_the_state_the_first_left(store_url: str) -> None:
+    if store_url == "memory:":
+        pytest.skip("two memory stores share nothing")
+    clock = Clock()
+    with Ledger(Store(store_url), clock=clock) as first, Ledger(Store(store_url), clock=clock) as second:
+        council = Council(first, clock)
+        proposal = council.propose()
+        council.ledger = second
+        council.vote("fr", proposal, "object")
+        council.ledger = first
+        clock.now += 7 * DAY
+        council.close(proposal)
+        council.ledger = second
+        with pytest.raises(RuleViolation, match=rf"^vote\.cast: {proposal} is no longer open$"):
+            council.vote("pl", proposal, "approve")
+        assert first.views.dump() == second.views.dump()
+        assert [p["status"] for p in View(second).proposals()] == ["rejected"]
+
+
+def random_history(council: Council, steps: int, seed: int) -> None:
+    """Many statements, valid and not, chosen by a seeded random walk."""
+    chance = random.Random(seed)
+    council.keys["etuc"] = new_signer("etuc")
+    council.say("etuc", "civil-society.register", {"name": "ETUC", "kind": "trade-union", "countries": ["de"], "keys": [council.keys["etuc"].verifier_key().to_text()]})
+    for _ in range(steps):
+        state = council.ledger.state()
+        assert state is not None
+        open_ids = sorted(state.open_proposals)
+        action = chance.choice(["propose", "vote", "vote", "vote", "close", "say", "appeal", "respond", "suspend", "time", "attach"])
+        actor = chance.choice(MEMBERS)
+        try:
+            if action == "propose":
+                council.propose(actor, chance.choice(["general", "military-operation", "violation-finding"]), chance.randint(1, 5) * DAY, concerned=[chance.choice(MEMBERS)])
+            elif action == "vote" and open_ids:
+                council.vote(actor, chance.choice(open_ids), chance.choice(["approve", "approve", "object", "abstain"]))
+            elif action == "close" and open_ids:
+                council.close(chance.choice(open_ids), chance.choice([OPERATOR, actor]))
+            elif action == "say":
+                council.say(chance.choice([actor, "in"]), "statement.make", {"text": "On the record."})
+            elif action == "appeal":
+                council.say("etuc", "appeal.file", {"title": "t", "text": "t", "concerned": [actor], "urgency": "normal"})
+            elif action == "respond" and state.appeals:
+                council.say(actor, chance.choice(["appeal.acknowledge", "appeal.answer"]), {"appeal": f"A-{chance.randint(1, state.appeals)}", "text": "Noted."})
+            elif action == "suspend":
+                council.say(actor, chance.choice(["membership.suspend", "membership.resume"]), {})
+            elif action == "attach" and state.decisions:
+                council.say(actor, "decision.attach", {"decision": f"D-{chance.randint(1, state.decisions)}", "type": "reservation", "text": "Reserved."})
+            elif action == "time":
+                council.clock.now += chance.randint(1, 3) * DAY
+        except AccordError:
+            pass
+        council.clock.now += chance.randint(0, 3600)
+
+
+def test_incremental_and_rebuilt_views_are_identical_after_a_long_random_history(council: Council) -> None:
+    random_history(council, 300, seed=7)
+    ledger = council.ledger
+    assert ledger.log.size > 150
+    incremental = ledger.views.dump()
+    assert ledger.rebuild() == ledger.log.size
+    assert ledger.views.dump() == incremental
+    assert {row[0] for row in incremental} >= {"actor", "proposal", "vote", "decision", "appeal", "response", "statement"}
+
+
+def _speak_from_another_process(url: str, actor: str, count: int) -> None:
+    from domain import commands
+    from ledger.note import sign_note
+    from ledger.timefmt import format_time
+    from tests.domain.scenario import ORIGIN
+
+    signer = new_signer(actor)
+    with Ledger(Store(url)) as ledger:
+        for n in range(count):
+            statement = commands.statement(ORIGIN, "statement.make", actor, format_time(ledger.log.clock()), {"text": f"{actor} {n}"})
+            ledger.append([sign_note(statement.to_text(), signer).to_text()])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_appending_through_the_rules_keep_one_consistent_view(backend: str, request: pytest.FixtureRequest) -> None:
+    import multiprocessing
+    import time
+
+    url = request.getfixturevalue(f"{backend}_url")
+    with Ledger(Store(url), clock=Clock(int(time.time()))) as ledger:
+        Council(ledger, Clock(int(time.time())))
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_speak_from_another_process, args=(url, actor, 60)) for actor in ("de", "fr")]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=300)
+        assert process.exitcode == 0
+    with Ledger(Store(url)) as ledger:
+        assert ledger.log.size == 121
+        assert ledger.views.position() == 121
+        said = sorted(s["text"] for s in View(ledger).statements())
+        assert said == sorted(f"{actor} {n}" for actor in ("de", "fr") for n in range(60))
+        incremental = ledger.views.dump()
+        ledger.rebuild()
+        assert ledger.views.dump() == incremental
