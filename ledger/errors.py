@@ -39,6 +39,14 @@ class ProofError(AccordError):
     """A Merkle proof, checkpoint or consistency check that does not hold."""
 
 
+class VerificationError(AccordError):
+    """A log, bundle or certificate that fails verification; ``index`` is the first bad entry."""
+
+    def __init__(self, component: str, problem: str, index: int | None = None) -> None:
+        self.index = index
+        super().__init__(component, problem)
+
+
 class StorageError(AccordError):
     """The store could not be read or written."""
 

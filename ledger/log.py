@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_cosignature
 from ledger.entry import Entry
 from ledger.errors import ProofError, StorageError
-from ledger.keys import Signer
+from ledger.keys import Signer, VerifierKey
 from ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash, consistency_plan, inclusion_plan, root_plan
-from ledger.note import Note
+from ledger.note import Note, NoteSignature
 from ledger.store import AppendConflict, Store, StoredEntry
 from ledger.timefmt import format_time
 from ledger.tlog_proof import TlogProof
@@ -168,6 +168,27 @@ class Log:
                 continue
             return note
         raise StorageError("log", f"checkpoint lost {MAX_ATTEMPTS} races in a row")
+
+    def add_cosignature(self, signature: NoteSignature, witness: VerifierKey) -> Note:
+        """Store a witness's cosignature on the newest checkpoint, once it verifies.
+
+        Refuses a cosignature of an older checkpoint (cosign the newest) and
+        one that does not verify, so a stored checkpoint never carries a bad
+        line that would make verifiers reject it.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            latest = self.store.latest_checkpoint()
+            if latest is None:
+                raise ProofError("cosign", "no checkpoint to cosign yet")
+            current = Note.from_text(latest[1])
+            cosigned = current.with_signatures(signature)
+            verify_cosignature(cosigned, witness)
+            try:
+                self.store.add_checkpoint(latest[0] + 1, cosigned.to_text())
+            except AppendConflict:
+                continue
+            return cosigned
+        raise StorageError("log", f"cosignature lost {MAX_ATTEMPTS} races in a row")
 
     def receipt(self, index: int) -> TlogProof:
         """A C2SP tlog-proof of entry ``index`` against the newest stored checkpoint."""

@@ -51,7 +51,9 @@ class View:
 
     def members(self) -> list[dict[str, Any]]:
         """Every actor with role, standing, affiliations and key history."""
-        return [{**actor, "standing": standing(actor, self.now)} for actor in self._documents(ACTOR)]
+        order = {"member": 0, "observer": 1, "civil-society": 2, "operator": 3}
+        actors = sorted(self._documents(ACTOR), key=lambda actor: (order.get(actor["role"], 4), actor["id"]))
+        return [{**actor, "standing": standing(actor, self.now)} for actor in actors]
 
     def _with_votes(self, proposal: dict[str, Any]) -> dict[str, Any]:
         votes = {vote["actor"]: vote for vote in self._documents(VOTE, proposal["id"])}

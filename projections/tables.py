@@ -33,10 +33,17 @@ class StalePosition(StorageError):
 class Database:
     """SQL on the store's own database: SQLite, PostgreSQL, or (for memory stores) private SQLite."""
 
-    def __init__(self, store: Store) -> None:
-        self.backend = store.backend
+    def __init__(self, store: Store | None) -> None:
+        """The database of ``store``; None: a private in-memory database."""
+        self.backend = "popo" if store is None else store.backend
         self._lock = threading.Lock()
-        if store.backend == "postgres":
+        if store is None:
+            self.datastore = None
+            self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            self.connection.row_factory = sqlite3.Row
+            self.mark = "?"
+            self.prefix = ""
+        elif store.backend == "postgres":
             self.datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
             self.mark = "%s"
             self.prefix = f'"{self.datastore.schema}".'
@@ -45,11 +52,7 @@ class Database:
             self.mark = "?"
             self.prefix = ""
         else:
-            self.datastore = None
-            self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            self.connection.row_factory = sqlite3.Row
-            self.mark = "?"
-            self.prefix = ""
+            self.__init__(None)  # type: ignore[misc]
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``{t}`` table prefixes and ``?`` marks for this backend."""
