@@ -1,4 +1,4 @@
-"""The ``accord`` command."""
+"""The ``accord`` command: thin click commands over ledger/, domain/ and projections/."""
 
 from __future__ import annotations
 
@@ -6,20 +6,34 @@ import sys
 
 import click
 
-from ledger.errors import AccordError
+from cli import charter_cmd, keys_cmd, read_cmd, statements_cmd, witness_cmd
+from cli.options import AccordGroup
 
 
-@click.group()
+@click.group(cls=AccordGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="accord")
 def accord() -> None:
-    """Accord: a signed, event-sourced ledger of collective decisions."""
+    """Accord: a signed, event-sourced ledger of collective decisions.
+
+    \b
+    Example, a delegation casting a vote:
+      accord vote P-3 approve --key de.key --store sqlite:///accord.db
+    """
+
+
+for module in (keys_cmd, charter_cmd, statements_cmd, read_cmd, witness_cmd):
+    for command in module.COMMANDS:
+        accord.add_command(command)
 
 
 @accord.command()
 @click.argument("directory", type=click.Path(file_okay=False), default="demo-out")
 def demo(directory: str) -> None:
-    """Run the demonstration story in DIRECTORY (a fresh SQLite ledger).
+    """Tell the organization's story on a fresh SQLite ledger in DIRECTORY.
 
-    Example: accord demo /tmp/accord-demo
+    \b
+    Example:
+      accord demo /tmp/accord-demo
     """
     from cli.demo import run_demo
 
@@ -27,8 +41,4 @@ def demo(directory: str) -> None:
 
 
 def main() -> None:
-    try:
-        accord(standalone_mode=True)
-    except AccordError as error:
-        click.echo(f"accord: {error}", err=True)
-        sys.exit(1)
+    sys.exit(accord.main(prog_name="accord"))

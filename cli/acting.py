@@ -1,0 +1,117 @@
+"""Signing and submitting: the path every writing command takes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from domain import commands
+from domain.state import LedgerState
+from ledger.checkpoint import Checkpoint
+from ledger.entry import Entry
+from ledger.errors import AccordError, StorageError
+from ledger.keys import Signer
+from ledger.note import Note, sign_note
+from ledger.statement import Statement
+from ledger.timefmt import format_time
+from cli.options import Session, speaker, write_atomically
+
+operator_key_option = click.option(
+    "--operator-key",
+    envvar="ACCORD_OPERATOR_KEY",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The operator's key file: publish a checkpoint after appending (env ACCORD_OPERATOR_KEY).",
+)
+operator_passphrase_option = click.option(
+    "--operator-passphrase-env",
+    default="ACCORD_OPERATOR_PASSPHRASE",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the operator key's passphrase.",
+)
+receipt_option = click.option("--receipt", type=click.Path(dir_okay=False), help="Write the entry's receipt (C2SP tlog-proof) here.")
+
+
+def founded(session: Session) -> LedgerState:
+    """The rule state at the head; refuses a store that holds no ledger yet."""
+    state = session.ledger().state()
+    if state is None:
+        raise StorageError("ledger", f"no ledger in {session.store_url}: create one with accord init")
+    return state
+
+
+def submit_note(
+    session: Session,
+    note_text: str,
+    *,
+    operator_key: str | None = None,
+    operator_passphrase_env: str = "ACCORD_OPERATOR_PASSPHRASE",
+    receipt: str | None = None,
+) -> Entry:
+    """Append a signed statement through the rules; publish a checkpoint and write a receipt when asked."""
+    ledger = session.ledger()
+    entry = ledger.append([note_text])[0]
+    if operator_key is not None:
+        ledger.log.publish_checkpoint(session.signer(operator_key, operator_passphrase_env))
+    if receipt is not None:
+        latest = ledger.log.latest_checkpoint()
+        if latest is None or Checkpoint.from_text(latest.text).size <= entry.index:
+            click.echo(
+                f"accord: no checkpoint covers entry {entry.index} yet: the operator publishes one with "
+                f"'accord checkpoint --sign', then 'accord prove {entry.index}' writes the receipt",
+                err=True,
+            )
+        else:
+            write_atomically(receipt, ledger.log.receipt(entry.index).to_text())
+    return entry
+
+
+def act(
+    session: Session,
+    key_file: str,
+    passphrase_env: str,
+    kind: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    extra_signers: Sequence[Signer] = (),
+    build: Any = None,
+    **submit_options: Any,
+) -> tuple[Entry, LedgerState]:
+    """Prepare, sign and submit one statement of ``kind`` as the key's actor.
+
+    ``build(state, actor, signed_at, now)``, when given, makes the statement
+    from the state (a close carries the outcome the rules will compute).
+    Returns the entry and the rule state after it.
+    """
+    state = founded(session)
+    signer = session.signer(key_file, passphrase_env)
+    actor = speaker(signer, state.origin)
+    now = session.ledger().log.clock()
+    signed_at = format_time(now)
+    if build is not None:
+        statement: Statement = build(state, actor, signed_at, now)
+    else:
+        statement = commands.statement(state.origin, kind, actor, signed_at, body or {})
+    note = sign_note(statement.to_text(), signer, *extra_signers)
+    entry = submit_note(session, note.to_text(), **submit_options)
+    after = session.ledger().state()
+    assert after is not None
+    return entry, after
+
+
+def read_note_or_statement(text: str) -> Note | Statement:
+    """A signed note, or else an unsigned statement text (as ``accord prepare`` writes)."""
+    try:
+        return Note.from_text(text)
+    except AccordError:
+        return Statement.from_text(text)
+
+
+def write_or_print(path: str | None, text: str) -> None:
+    if path is None or path == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomically(Path(path), text)

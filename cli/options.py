@@ -1,0 +1,178 @@
+"""What every command shares: options defined once, the context object, output, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from domain.charter import OPERATOR, parse_duration
+from ledger.errors import AccordError, MalformedError
+from ledger.keys import Signer, read_key_file
+from ledger.timefmt import format_time, parse_time
+from projections.ledger import Ledger
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_STORE = "sqlite:///accord.db"
+JSON_VERSION = 1
+
+
+class Refused(click.ClickException):
+    """An AccordError on its way to stderr: one line, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"accord: {self.message}", err=True)
+
+
+class AccordGroup(click.Group):
+    """A group whose commands' AccordErrors become one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AccordError as error:
+            raise Refused(str(error)) from error
+
+
+@dataclass
+class Session:
+    """The context object: the store chosen and what was opened on it."""
+
+    store_url: str = DEFAULT_STORE
+    _ledger: Ledger | None = field(default=None, repr=False)
+    _signers: dict[str, Signer] = field(default_factory=dict, repr=False)
+
+    def signer(self, key_file: str, passphrase_env: str) -> Signer:
+        """The key in ``key_file``, asked for its passphrase once per command."""
+        if key_file not in self._signers:
+            self._signers[key_file] = load_signer(key_file, passphrase_env)
+        return self._signers[key_file]
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger.open(self.store_url)
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+def _remember_store(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        session = ctx.ensure_object(Session)
+        session.store_url = value
+        ctx.call_on_close(session.close)
+    return value
+
+
+store_option = click.option(
+    "--store",
+    metavar="URL",
+    envvar="ACCORD_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_store,
+    help="The ledger's store: sqlite:///FILE or postgresql://USER@HOST/DB (env ACCORD_STORE).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON document on stdout.")
+as_of_option = click.option("--as-of", type=click.IntRange(min=0), metavar="N", help="Read the view as of entry N.")
+key_option = click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Your encrypted key file.")
+passphrase_env_option = click.option(
+    "--passphrase-env",
+    default="ACCORD_PASSPHRASE",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the key file's passphrase; without it you are asked.",
+)
+
+
+def passphrase(variable: str, *, confirm: bool = False) -> bytes:
+    """The passphrase from ``$variable``, or asked for on the terminal (never echoed)."""
+    value = os.environ.get(variable)
+    if value is None:
+        value = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return value.encode("utf-8")
+
+
+def load_signer(key_file: str, passphrase_env: str) -> Signer:
+    return read_key_file(key_file, passphrase(passphrase_env))
+
+
+def speaker(signer: Signer, origin: str) -> str:
+    """The actor id a key speaks for on the ledger of ``origin``: named ``<origin>/<actor>``, or the operator's ``<origin>``."""
+    if signer.name == origin:
+        return OPERATOR
+    prefix = origin + "/"
+    if not signer.name.startswith(prefix):
+        raise MalformedError("key", f"key {signer.name} is not for this ledger: want a key named {origin}/<actor>")
+    return signer.name[len(prefix) :]
+
+
+def when(text: str, now: int | None = None) -> str:
+    """An RFC 3339 UTC time, or one relative to now such as ``+7d`` or ``+12h``."""
+    if text.startswith("+"):
+        base = int(time.time()) if now is None else now
+        return format_time(base + parse_duration(text[1:], "time"))
+    parse_time(text, "time")
+    return text
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temp name beside ``path``, then rename it into place."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_text(path: str) -> str:
+    """A file's text, or standard input for ``-``."""
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MalformedError("file", f"cannot read {path}: {error}") from error
+
+
+def emit(document: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], Iterable[str]]) -> None:
+    """Print ``document`` as versioned JSON, or as text lines for a person."""
+    if as_json:
+        click.echo(json.dumps({"version": JSON_VERSION, **document}, ensure_ascii=False, indent=2))
+    else:
+        for line in render(document):
+            click.echo(line)
+
+
+@contextmanager
+def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal (stderr); silent when piped."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
