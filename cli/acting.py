@@ -53,9 +53,11 @@ def submit_note(
 ) -> Entry:
     """Append a signed statement through the rules; publish a checkpoint and write a receipt when asked."""
     ledger = session.ledger()
+    # The operator's key is opened first: a wrong passphrase must refuse before anything is appended.
+    operator = None if operator_key is None else session.signer(operator_key, operator_passphrase_env)
     entry = ledger.append([note_text])[0]
-    if operator_key is not None:
-        ledger.log.publish_checkpoint(session.signer(operator_key, operator_passphrase_env))
+    if operator is not None:
+        ledger.log.publish_checkpoint(operator)
     if receipt is not None:
         latest = ledger.log.latest_checkpoint()
         if latest is None or Checkpoint.from_text(latest.text).size <= entry.index:

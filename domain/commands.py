@@ -60,7 +60,12 @@ def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now:
     """
     proposal = state.open_proposals[proposal_id]
     counted = tally(state, proposal, now)
-    body = {"proposal": proposal_id, "outcome": outcome(proposal.procedure, counted), "tally": counted.to_json()}
+    body = {
+        "proposal": proposal_id,
+        "submission": proposal.submitted,
+        "outcome": outcome(proposal.procedure, counted),
+        "tally": counted.to_json(),
+    }
     return statement(state.origin, "proposal.close", actor, signed_at, body)
 
 

@@ -95,18 +95,39 @@ class Log:
                 logged_at = head.logged_at
             entries = [Entry(head.size + offset, logged_at, text) for offset, text in enumerate(statements)]
             check(head, entries)
-            frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
-            stored = []
-            for entry in entries:
-                data = entry.to_bytes()
-                stored.append(StoredEntry(entry.index, data, tuple(frontier.append(leaf_hash(data)))))
             try:
-                self.store.append(stored)
+                self._store_after(head, entries)
             except AppendConflict:
                 continue
-            self._frontier = frontier
             return entries
         raise StorageError("log", f"append lost {MAX_ATTEMPTS} races in a row; is another writer stuck?")
+
+    def append_entries(self, entries: Sequence[Entry], check: Check = accept_all) -> None:
+        """Append entries exactly as they are (a copy of this log from elsewhere), all or none.
+
+        Requires ``entries[0].index`` to be the log's size and the indexes to
+        follow each other. A lost race is not retried: the copy no longer
+        extends this log, and the caller must look again.
+        """
+        head = self.head()
+        for offset, entry in enumerate(entries):
+            if entry.index != head.size + offset:
+                raise StorageError("log", f"entry index {entry.index} does not extend the log of size {head.size + offset}")
+        check(head, entries)
+        try:
+            self._store_after(head, entries)
+        except AppendConflict as error:
+            raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
+
+    def _store_after(self, head: LogHead, entries: Sequence[Entry]) -> None:
+        """Store ``entries`` after ``head`` with the Merkle nodes they complete; AppendConflict if beaten."""
+        frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
+        stored = []
+        for entry in entries:
+            data = entry.to_bytes()
+            stored.append(StoredEntry(entry.index, data, tuple(frontier.append(leaf_hash(data)))))
+        self.store.append(stored)
+        self._frontier = frontier
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Parsed entries ``start <= index < stop``, streamed in order."""
@@ -167,6 +188,22 @@ class Log:
             except AppendConflict:
                 continue
             return note
+        raise StorageError("log", f"checkpoint lost {MAX_ATTEMPTS} races in a row")
+
+    def adopt_checkpoint(self, note: Note) -> bool:
+        """Store a checkpoint verified elsewhere (an imported one) if it is newer than ours.
+
+        The caller must have checked its operator signature and root.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            latest = self.store.latest_checkpoint()
+            if latest is not None and Checkpoint.from_text(Note.from_text(latest[1]).text).size >= Checkpoint.from_text(note.text).size:
+                return False
+            try:
+                self.store.add_checkpoint(0 if latest is None else latest[0] + 1, note.to_text())
+            except AppendConflict:
+                continue
+            return True
         raise StorageError("log", f"checkpoint lost {MAX_ATTEMPTS} races in a row")
 
     def add_cosignature(self, signature: NoteSignature, witness: VerifierKey) -> Note:

@@ -6,60 +6,105 @@ judged by the same ``domain.rules.apply`` the writer used, the charter must
 hash to the pinned trust anchor, and the checkpoint must be signed by the
 operator's key and match the recomputed root. It streams: memory stays
 bounded by the rule state, not by the log's length.
+
+A replay can be saved and continued: the state, the tree's frontier and the
+checkpoint verified are enough to check only the entries that came after.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from domain.charter import OPERATOR
 from domain.rules import apply, read_statement
+from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
-from ledger.errors import AccordError, VerificationError
+from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
 from ledger.keys import VerifierKey
-from ledger.merkle import CompactRange, leaf_hash
+from ledger.merkle import CompactRange, leaf_hash, verify_consistency
 from ledger.note import Note
 from projections.ledger import CHUNK
 from projections.tables import Database, ViewTables
 from projections.views import Row, rows_for
 
+SAVED_VERSION = 1
+
 
 @dataclass
 class Replay:
-    """What a replay established: the rule state, the tree, the roots asked for."""
+    """What a replay established: the rule state, the tree's frontier, the roots asked for."""
 
     anchor: bytes
     state: LedgerState | None = None
     frontier: CompactRange = field(default_factory=lambda: CompactRange(0, []))
     roots: dict[int, bytes] = field(default_factory=dict)
+    checkpoint: str | None = None
+    """The checkpoint note verified against this replay, once one was."""
 
     @property
     def size(self) -> int:
         return self.frontier.size
+
+    def to_text(self) -> str:
+        """A verifier's saved state, to continue from with ``verify --since``."""
+        return json.dumps(
+            {
+                "version": SAVED_VERSION,
+                "kind": "accord-verified",
+                "anchor": self.anchor.hex(),
+                "size": self.size,
+                "frontier": [base64.b64encode(h).decode() for h in self.frontier.hashes],
+                "checkpoint": self.checkpoint,
+                "state": None if self.state is None else to_snapshot(self.state).decode("utf-8"),
+            }
+        ) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str) -> Replay:
+        try:
+            saved = json.loads(text)
+            if saved.get("kind") != "accord-verified" or saved.get("version") != SAVED_VERSION:
+                raise MalformedError("since", "not a saved verification (accord verify --save-state)")
+            state = None if saved["state"] is None else from_snapshot(saved["state"].encode("utf-8"))
+            frontier = CompactRange(saved["size"], [base64.b64decode(h) for h in saved["frontier"]])
+            return cls(bytes.fromhex(saved["anchor"]), state, frontier, {}, saved["checkpoint"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedError("since", f"saved verification is malformed: {error}") from error
 
 
 Judged = Callable[[LedgerState | None, Entry, LedgerState], None]
 """Told of every entry that holds: the state before it, the entry, the state after."""
 
 
-def replay(entries: Iterable[bytes], anchor: bytes, roots_at: Sequence[int] = (), on_entry: Judged | None = None) -> Replay:
-    """Judge every entry from the charter on; keep the roots at the sizes in ``roots_at``.
+def replay(
+    entries: Iterable[bytes],
+    start: Replay,
+    roots_at: Sequence[int] = (),
+    on_entry: Judged | None = None,
+) -> Replay:
+    """Judge every entry, continuing from ``start`` (``Replay(anchor)``: from the charter).
 
-    Raises VerificationError naming the first bad entry and what is wrong with it.
+    ``entries`` must begin at index ``start.size``. Keeps the roots at the
+    sizes in ``roots_at``. Raises VerificationError naming the first bad entry
+    and what is wrong with it.
     """
-    done = Replay(anchor)
+    done = Replay(start.anchor, start.state, CompactRange(start.size, list(start.frontier.hashes)), {}, start.checkpoint)
     wanted = set(roots_at)
-    for expected, data in enumerate(entries):
+    if done.size in wanted:
+        done.roots[done.size] = done.frontier.root()
+    for expected, data in enumerate(entries, start.size):
         try:
             entry = Entry.from_bytes(data)
             if entry.index != expected:
                 raise VerificationError("entry", f"index got {entry.index}, want {expected}")
             leaf = leaf_hash(data)
-            if expected == 0 and leaf != anchor:
-                raise VerificationError("charter", f"leaf hash {leaf.hex()} is not the pinned trust anchor {anchor.hex()}")
+            if expected == 0 and leaf != done.anchor:
+                raise VerificationError("charter", f"leaf hash {leaf.hex()} is not the pinned trust anchor {done.anchor.hex()}")
             before, done.state = done.state, apply(done.state, entry)
         except AccordError as error:
             raise VerificationError(f"entry {expected}", str(error), index=expected) from error
@@ -102,21 +147,22 @@ def operator_keys(state: LedgerState | None) -> list[VerifierKey]:
     return [record.key for record in state.actors[OPERATOR].keys]
 
 
+def open_operator_checkpoint(note_text: str, state: LedgerState | None) -> tuple[Checkpoint, Note]:
+    """The checkpoint, once a key the operator has held signed it for this ledger's origin."""
+    last_error: AccordError = VerificationError("checkpoint", "no operator key known: verify the charter first")
+    for key in reversed(operator_keys(state)):
+        try:
+            return open_checkpoint(note_text, key)
+        except AccordError as error:
+            last_error = error
+    raise VerificationError("checkpoint", f"not signed by the operator: {last_error}")
+
+
 def check_checkpoint(
     note_text: str, done: Replay, witnesses: Sequence[VerifierKey] = (), quorum: int = 0
 ) -> tuple[Checkpoint, list[VerifierKey]]:
     """The checkpoint, once its operator signature, root and cosignature quorum hold against ``done``."""
-    last_error: AccordError | None = None
-    for key in reversed(operator_keys(done.state)):
-        try:
-            checkpoint, note = open_checkpoint(note_text, key)
-            break
-        except AccordError as error:
-            last_error = error
-    else:
-        raise VerificationError("checkpoint", f"not signed by the operator: {last_error}")
-    if checkpoint.origin != (done.state.origin if done.state else None):
-        raise VerificationError("checkpoint", f"origin {checkpoint.origin!r} is not the ledger's")
+    checkpoint, note = open_operator_checkpoint(note_text, done.state)
     if checkpoint.size > done.size:
         raise VerificationError("checkpoint", f"size {checkpoint.size} is beyond the {done.size} entries verified")
     root = done.roots.get(checkpoint.size)
@@ -135,4 +181,55 @@ def check_checkpoint(
 
 def checkpoint_size(note_text: str) -> int:
     """The size a checkpoint claims (before anything is verified: only to know which root to keep)."""
-    return Checkpoint.from_text(Note.from_text(note_text).text).size
+    try:
+        return Checkpoint.from_text(Note.from_text(note_text).text).size
+    except AccordError as error:
+        raise VerificationError("checkpoint", str(error)) from error
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The outcome of a verification that held."""
+
+    replay: Replay
+    checkpoint: Checkpoint
+    cosigners: list[VerifierKey]
+    checked_from: int
+    """The first entry this run judged (0, or where a saved verification ended)."""
+
+
+def audit(
+    entries: Iterable[bytes],
+    anchor: bytes,
+    checkpoint_note: str,
+    *,
+    witnesses: Sequence[VerifierKey] = (),
+    quorum: int = 0,
+    since: Replay | None = None,
+    consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None,
+    on_entry: Judged | None = None,
+) -> Audit:
+    """Verify ``entries`` (from the charter, or from where ``since`` ended) against a checkpoint.
+
+    With ``since``, the new checkpoint must extend the one verified before:
+    its root is recomputed from the saved frontier and the new entries, and,
+    where the source can prove it, a consistency proof between the two
+    checkpoints is checked as well.
+    """
+    start = since if since is not None else Replay(anchor)
+    if start.anchor != anchor:
+        raise VerificationError("since", f"saved verification is of anchor {start.anchor.hex()}, not {anchor.hex()}")
+    size = checkpoint_size(checkpoint_note)
+    if size < start.size:
+        raise VerificationError("checkpoint", f"size {size} is older than the {start.size} entries verified before")
+    done = replay(entries, start, roots_at=[size], on_entry=on_entry)
+    checkpoint, cosigners = check_checkpoint(checkpoint_note, done, witnesses, quorum)
+    if since is not None and since.checkpoint is not None and consistency_proof is not None:
+        trusted, _ = open_operator_checkpoint(since.checkpoint, done.state)
+        try:
+            if trusted.size:
+                verify_consistency(trusted.size, checkpoint.size, trusted.root_hash, checkpoint.root_hash, consistency_proof(trusted.size, checkpoint.size))
+        except ProofError as error:
+            raise VerificationError("checkpoint", f"not consistent with the checkpoint of size {trusted.size} verified before: {error.problem}") from error
+    done.checkpoint = checkpoint_note
+    return Audit(done, checkpoint, cosigners, start.size)

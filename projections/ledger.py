@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from domain.rules import apply, read_statement
+from domain.rules import apply, assume_verified, read_statement
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
 from ledger.entry import Entry
@@ -58,8 +58,10 @@ class Ledger:
         return 0 if self._state is None else self._state.size
 
     def _fold(self, state: LedgerState | None, start: int, stop: int) -> LedgerState | None:
+        # The store's entries were judged when they were appended; signatures
+        # are checked again only by a verifier (projections.audit).
         for entry in self.log.entries(start, stop):
-            state = apply(state, entry)
+            state = apply(state, entry, assume_verified)
         return state
 
     def _restore(self, size: int) -> LedgerState | None:
@@ -72,7 +74,7 @@ class Ledger:
         except (MalformedError, KeyError, TypeError, ValueError):
             return None  # a snapshot is only a cache: fold from the charter instead
 
-    def _state_at(self, size: int) -> LedgerState | None:
+    def state_at(self, size: int) -> LedgerState | None:
         """The rule state after the first ``size`` entries, from the nearest known point."""
         if self._size > size or (self._state is None and size > 0):
             self._state = self._restore(size)
@@ -81,12 +83,12 @@ class Ledger:
 
     def state(self) -> LedgerState | None:
         """The rule state at the log's head (None before the charter)."""
-        return self._state_at(self.log.size)
+        return self.state_at(self.log.size)
 
     # Appending.
 
     def _check(self, head: LogHead, entries: Sequence[Entry]) -> None:
-        state = self._state_at(head.size)
+        state = self.state_at(head.size)
         self._pending = []
         for entry in entries:
             after = apply(state, entry)
@@ -126,11 +128,11 @@ class Ledger:
             if position >= head:
                 return position
             stop = min(head, position + CHUNK)
-            before = self._state_at(position)
+            before = self.state_at(position)
             changes: list[tuple[int, list[Row]]] = []
             state = before
             for entry in self.log.entries(position, stop):
-                after = apply(state, entry)
+                after = apply(state, entry, assume_verified)
                 changes.append((entry.index, rows_for(state, after, entry, read_statement(entry.statement)[1])))
                 state = after
             try:

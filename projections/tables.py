@@ -34,25 +34,17 @@ class Database:
     """SQL on the store's own database: SQLite, PostgreSQL, or (for memory stores) private SQLite."""
 
     def __init__(self, store: Store | None) -> None:
-        """The database of ``store``; None: a private in-memory database."""
-        self.backend = "popo" if store is None else store.backend
+        """The database of ``store``; None, or a memory store: a private in-memory SQLite database."""
         self._lock = threading.Lock()
-        if store is None:
-            self.datastore = None
+        self.datastore: Any = None
+        self.mark, self.prefix = "?", ""
+        if store is not None and store.backend in ("sqlite", "postgres"):
+            self.datastore = store.factory.datastore  # type: ignore[attr-defined]
+            if store.backend == "postgres":
+                self.mark, self.prefix = "%s", f'"{self.datastore.schema}".'
+        else:
             self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             self.connection.row_factory = sqlite3.Row
-            self.mark = "?"
-            self.prefix = ""
-        elif store.backend == "postgres":
-            self.datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
-            self.mark = "%s"
-            self.prefix = f'"{self.datastore.schema}".'
-        elif store.backend == "sqlite":
-            self.datastore = store.factory.datastore  # type: ignore[attr-defined]
-            self.mark = "?"
-            self.prefix = ""
-        else:
-            self.__init__(None)  # type: ignore[misc]
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``{t}`` table prefixes and ``?`` marks for this backend."""

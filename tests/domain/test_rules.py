@@ -400,7 +400,7 @@ def test_ratification_by_every_member_is_adopted_and_may_close_early(council: Sc
 def test_early_close_without_unanimous_approval_is_refused(council: Scenario) -> None:
     proposal = council.propose()
     council.vote("de", proposal, "approve")
-    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "outcome": "adopted", "tally": {}})
+    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "submission": 1, "outcome": "adopted", "tally": {}})
     assert isinstance(error, RuleViolation) and error.rule == "proposal.close-early"
     deadline = format_time(council.state.open_proposals[proposal].deadline)
     assert str(error) == f"proposal.close: {proposal} is open until {deadline}; closing earlier needs every electorate member's approval"
@@ -462,7 +462,7 @@ def test_close_with_a_wrong_outcome_is_refused(council: Scenario) -> None:
     council.vote("by", proposal, "object")
     council.after_deadline(proposal)
     tally = {"approve": 0, "object": 1, "abstain": 0, "silent": 5}
-    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "outcome": "adopted", "tally": tally})
+    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "submission": 1, "outcome": "adopted", "tally": tally})
     assert isinstance(error, RuleViolation) and error.rule == "proposal.close-outcome"
     assert str(error) == f"proposal.close: outcome of {proposal} got 'adopted', want 'rejected'"
 
@@ -470,11 +470,22 @@ def test_close_with_a_wrong_outcome_is_refused(council: Scenario) -> None:
 def test_close_with_a_wrong_tally_is_refused(council: Scenario) -> None:
     proposal = council.propose()
     council.after_deadline(proposal)
-    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "outcome": "adopted", "tally": {"approve": 6, "object": 0, "abstain": 0, "silent": 0}})
+    error = council.refused(
+        OPERATOR, "proposal.close", {"proposal": proposal, "submission": 1, "outcome": "adopted", "tally": {"approve": 6, "object": 0, "abstain": 0, "silent": 0}}
+    )
     assert str(error) == (
         f"proposal.close: tally of {proposal} got 6 approve, 0 object, 0 abstain, 0 silent, "
         "want 0 approve, 0 object, 0 abstain, 6 silent"
     )
+
+
+def test_close_naming_another_entry_as_the_submission_is_refused(council: Scenario) -> None:
+    proposal = council.propose()
+    council.after_deadline(proposal)
+    tally = {"approve": 0, "object": 0, "abstain": 0, "silent": 6}
+    error = council.refused(OPERATOR, "proposal.close", {"proposal": proposal, "submission": 0, "outcome": "adopted", "tally": tally})
+    assert isinstance(error, RuleViolation) and error.rule == "proposal.close-submission"
+    assert str(error) == f"proposal.close: submission got 0, want 1 (the entry that submitted {proposal})"
 
 
 def test_closed_proposal_cannot_be_voted_on(council: Scenario) -> None:

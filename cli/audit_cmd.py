@@ -1,0 +1,303 @@
+"""Auditing: verify a store or a bundle, carry bundles, rebuild the views."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from cli.options import Session, emit, json_option, pass_session, progress, read_text, store_option, write_atomically
+from ledger.bundle import Bundle
+from ledger.errors import VerificationError
+from ledger.keys import COSIGNATURE_V1, VerifierKey
+from ledger.evidence import build_evidence, check_evidence
+from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
+from projections.certificate import build_certificate, verify_certificate
+from projections.exchange import export_bundle, import_bundle
+
+
+def as_witness_key(text: str) -> VerifierKey:
+    """A witness key in its cosignature/v1 form: a member's Ed25519 verifier key is accepted too."""
+    key = VerifierKey.from_text(text)
+    return key if key.sig_type == COSIGNATURE_V1 else VerifierKey(key.name, COSIGNATURE_V1, key.public)
+
+
+def pinned(anchor: str) -> bytes:
+    try:
+        value = bytes.fromhex(anchor)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise click.BadParameter("want the charter's leaf hash: 64 hex digits", param_hint="--anchor")
+    return value
+
+
+anchor_option = click.option("--anchor", required=True, metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (hex).")
+witness_options = (
+    click.option("--witness", "witnesses", multiple=True, metavar="VKEY", help="A witness's verifier key, Ed25519 or cosignature form (repeatable)."),
+    click.option("--witness-quorum", type=click.IntRange(min=0), default=0, show_default=True, help="How many of the witnesses must have cosigned."),
+)
+
+
+def with_witnesses(command: Any) -> Any:
+    for option in reversed(witness_options):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def counting(total: int, label: str) -> Iterator[Any]:
+    """A replay hook that moves a progress bar (on a terminal only)."""
+    with progress(total, label) as advance:
+        yield lambda *_: advance(1)
+
+
+def _summary(result: Audit, source: str) -> dict[str, Any]:
+    return {
+        "kind": "verification",
+        "ok": True,
+        "source": source,
+        "entries": result.replay.size,
+        "checked_from": result.checked_from,
+        "anchor": result.replay.anchor.hex(),
+        "checkpoint": {"size": result.checkpoint.size, "root": result.checkpoint.root_hash.hex()},
+        "cosigners": [key.label for key in result.cosigners],
+    }
+
+
+def _render(d: dict[str, Any]) -> Iterable[str]:
+    what = f"entries {d['checked_from']} to {d['entries'] - 1}" if d["checked_from"] else f"{d['entries']} entries from the charter"
+    yield f"verified {what} of {d['source']} (anchor {d['anchor'][:16]}...): every index, time, signature, key and rule holds"
+    yield f"root at size {d['checkpoint']['size']} matches the operator's checkpoint; {len(d['cosigners'])} witness cosignature(s) verified"
+    if d.get("views"):
+        yield "the stored views equal the views rebuilt from the log"
+
+
+@click.command()
+@anchor_option
+@click.option("--bundle", "bundle_path", type=click.Path(exists=True), help="Verify a bundle (file or directory) instead of a store: no database, no network.")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False), help="Check against this checkpoint (default: the newest one held).")
+@click.option("--since", "since_file", type=click.Path(exists=True, dir_okay=False), help="Continue from a verification saved with --save-state: only newer entries are checked.")
+@click.option("--save-state", "save_file", type=click.Path(dir_okay=False), help="Save what this run verified, to continue from it with --since.")
+@with_witnesses
+@store_option
+@json_option
+@pass_session
+def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
+           save_file: str | None, witnesses: tuple[str, ...], witness_quorum: int, as_json: bool) -> None:
+    """Replay the log from its charter (or from a saved point) and check every entry, the root, the checkpoint, the views.
+
+    Exit 0 with a summary, or exit 1 naming the first bad entry and why.
+
+    \b
+    Example, a delegation verifying a bundle on an air-gapped laptop:
+      accord verify --bundle ledger.tar --anchor 4f2a...e1 --witness accord.example/european-security/fr+5f61bde4+AR... --witness-quorum 1
+    """
+    root = pinned(anchor)
+    since = Replay.from_text(read_text(since_file)) if since_file else None
+    start = since.size if since else 0
+    keys = [as_witness_key(text) for text in witnesses]
+    if bundle_path is not None:
+        with Bundle(bundle_path) as bundle:
+            if bundle.manifest.first > start:
+                raise VerificationError("bundle", f"starts at entry {bundle.manifest.first}; this verification needs entries from {start}")
+            note = read_text(checkpoint_file) if checkpoint_file else bundle.checkpoint_note
+            entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None)
+            with counting(bundle.manifest.size - start, "verifying") as tick:
+                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick)
+        document = _summary(result, bundle_path)
+    else:
+        ledger = session.ledger()
+        latest = ledger.log.latest_checkpoint()
+        note = read_text(checkpoint_file) if checkpoint_file else (latest.to_text() if latest else "")
+        if not note:
+            raise VerificationError("checkpoint", "none to verify against: the operator publishes one with accord checkpoint --sign")
+        views = ViewCheck() if since is None else None
+
+        with counting(ledger.log.size - start, "verifying") as tick:
+
+            def judged(before: Any, entry: Any, after: Any) -> None:
+                if views is not None:
+                    views(before, entry, after)
+                tick()
+
+            entries = (stored.data for stored in ledger.store.entries(start))
+            result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, consistency_proof=ledger.log.consistency_proof, on_entry=judged)
+        document = _summary(result, session.store_url)
+        if views is not None:
+            ledger.update_views()
+            views.compare(ledger.views)
+            document["views"] = True
+    if save_file:
+        write_atomically(save_file, result.replay.to_text())
+    emit(document, as_json, _render)
+
+
+@click.command("export")
+@click.option("--out", required=True, type=click.Path(), help="The bundle: a directory, or a single file ending in .tar.")
+@click.option("--from", "first", type=click.IntRange(min=0), default=0, show_default=True, help="First entry to include.")
+@store_option
+@pass_session
+def export(session: Session, out: str, first: int) -> None:
+    """Write a bundle: the entries up to the newest checkpoint, and that checkpoint with its cosignatures.
+
+    \b
+    Example:
+      accord export --out ledger-2026-11.tar
+    """
+    manifest = export_bundle(session.ledger(), out, first)
+    click.echo(f"exported entries {manifest.first} to {manifest.size - 1} and the checkpoint of size {manifest.size} to {out}")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--anchor", metavar="HASH", help="The pinned trust anchor (required when the local copy is empty).")
+@with_witnesses
+@store_option
+@pass_session
+def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[str, ...], witness_quorum: int) -> None:
+    """Verify a bundle and append only what extends the local copy; a contradicting bundle changes nothing.
+
+    \b
+    Example:
+      accord import ledger-2026-11.tar --store sqlite:///delegation.db --anchor 4f2a...e1
+    """
+    ledger = session.ledger()
+    with Bundle(path) as bundle:
+        total = bundle.manifest.size - max(ledger.log.size, bundle.manifest.first)
+    with counting(total, "importing") as tick:
+        done = import_bundle(ledger, path, pinned(anchor) if anchor else None, [as_witness_key(w) for w in witnesses], witness_quorum, tick)
+    click.echo(f"verified and appended {done.appended} entries; the local copy now holds {ledger.log.size}")
+
+
+@click.command()
+@store_option
+@pass_session
+def rebuild(session: Session) -> None:
+    """Forget the stored views and fold them again from entry 0.
+
+    \b
+    Example:
+      accord rebuild --store postgresql://accord@db.example/accord
+    """
+    size = session.ledger().rebuild()
+    click.echo(f"views rebuilt from {size} entries")
+
+
+@click.command()
+@click.argument("decision", metavar="D-n")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the certificate.")
+@store_option
+@pass_session
+def certificate(session: Session, decision: str, out: str) -> None:
+    """Write a certificate proving binding decision D-n on its own.
+
+    It holds the charter, the proposal, every vote that counted, the close,
+    the entries that introduced the signing keys, their inclusion proofs and
+    the newest cosigned checkpoint.
+
+    \b
+    Example:
+      accord certificate D-2 --out d2.certificate
+    """
+    write_atomically(out, build_certificate(session.ledger(), decision))
+    click.echo(f"certificate of {decision} written to {out}")
+
+
+@click.command("verify-certificate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@anchor_option
+@with_witnesses
+@json_option
+def verify_certificate_command(file: str, anchor: str, witnesses: tuple[str, ...], witness_quorum: int, as_json: bool) -> None:
+    """Check a decision certificate with nothing else: no store, no network.
+
+    \b
+    Example:
+      accord verify-certificate d2.certificate --anchor 4f2a...e1
+    """
+    proved = verify_certificate(read_text(file), pinned(anchor), [as_witness_key(w) for w in witnesses], witness_quorum)
+    document = {
+        "kind": "certificate-verification",
+        "ok": True,
+        "decision": proved.decision,
+        "proposal": proved.proposal,
+        "title": proved.title,
+        "category": proved.category,
+        "procedure": proved.procedure,
+        "tally": dict(proved.tally),
+        "close": proved.close_index,
+        "checkpoint": {"size": proved.checkpoint.size, "root": proved.checkpoint.root_hash.hex()},
+        "cosigners": [key.label for key in proved.cosigners],
+    }
+
+    def render(d: dict[str, Any]) -> Iterable[str]:
+        t = d["tally"]
+        yield f"{d['decision']} ({d['proposal']}, {d['category']}): {d['title']}"
+        yield f"adopted by {d['procedure']} at entry {d['close']}: {t['approve']} approve, {t['object']} object, {t['abstain']} abstain, {t['silent']} silent"
+        yield f"every entry is in the log under the operator's checkpoint of size {d['checkpoint']['size']}; {len(d['cosigners'])} witness cosignature(s)"
+
+    emit(document, as_json, render)
+
+
+@click.command()
+@click.argument("first", metavar="CHECKPOINT_A", type=click.Path(exists=True, dir_okay=False))
+@click.argument("second", metavar="CHECKPOINT_B", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the evidence file.")
+@click.option("--operator", "operator_key", metavar="VKEY", help="The operator's verifier key (default: from the store's charter).")
+@store_option
+@pass_session
+def evidence(session: Session, first: str, second: str, out: str, operator_key: str | None) -> None:
+    """Turn two signed checkpoints of one origin that are not consistent into portable evidence.
+
+    When the sizes differ, the store must hold the larger checkpoint's tree.
+
+    \b
+    Example:
+      accord evidence seen-by-fr.txt seen-by-pl.txt --out equivocation.json
+    """
+    ledger = session.ledger()
+    if operator_key is not None:
+        operator = VerifierKey.from_text(operator_key)
+    else:
+        state = ledger.state()
+        keys = operator_keys(state)
+        if not keys:
+            raise click.UsageError("no ledger in the store to take the operator's key from: give --operator")
+        operator = keys[-1]
+
+    def prefix(size1: int, size2: int) -> tuple[bytes, list[bytes]]:
+        if ledger.log.size < size2:
+            raise VerificationError("evidence", f"the store holds {ledger.log.size} entries, not the size-{size2} tree")
+        return ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2)
+
+    text = build_evidence(read_text(first), read_text(second), operator, prefix)
+    write_atomically(out, text)
+    click.echo(f"equivocation proven; evidence written to {out}")
+
+
+@click.command("check-evidence")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--operator", "operator_key", metavar="VKEY", help="Pin the operator's verifier key.")
+def check_evidence_command(file: str, operator_key: str | None) -> None:
+    """Check an equivocation evidence file: exit 0 if it proves the operator signed two inconsistent trees.
+
+    \b
+    Example:
+      accord check-evidence equivocation.json --operator accord.example/european-security+1a2b3c4d+AQ...
+    """
+    proven = check_evidence(read_text(file), VerifierKey.from_text(operator_key) if operator_key else None)
+    small, large = proven.smaller, proven.larger
+    if small.size == large.size:
+        click.echo(f"equivocation by {proven.origin}: two roots signed for size {small.size}: {small.root_hash.hex()} and {large.root_hash.hex()}")
+    else:
+        click.echo(
+            f"equivocation by {proven.origin}: the signed tree of size {large.size} has root {proven.prefix_root.hex()} at size {small.size}, "
+            f"but the signed checkpoint of size {small.size} has {small.root_hash.hex()}"
+        )
+
+
+COMMANDS = [verify, export, import_, rebuild, certificate, verify_certificate_command, evidence, check_evidence_command]

@@ -1,0 +1,103 @@
+"""Equivocation evidence: two checkpoints of one origin, validly signed, that cannot both be true.
+
+The operator equivocates when it signs two trees that are not one extending
+the other. The evidence file holds both signed checkpoints and, when their
+sizes differ, what shows the smaller one is not a prefix of the larger: the
+root that the larger tree has at the smaller size, with the RFC 9162
+consistency proof that binds it to the larger root. Anyone can check it with
+the operator's verifier key alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
+from ledger.keys import VerifierKey
+from ledger.merkle import verify_consistency
+
+EVIDENCE_VERSION = 1
+KIND = "accord-equivocation"
+
+
+@dataclass(frozen=True)
+class Equivocation:
+    """Proven: the operator signed ``smaller`` and ``larger``, and ``larger`` does not extend ``smaller``."""
+
+    origin: str
+    smaller: Checkpoint
+    larger: Checkpoint
+    prefix_root: bytes
+    """The root the larger tree has at the smaller size (differs from the smaller's root)."""
+
+
+def _ordered(first: str, second: str, operator: VerifierKey) -> tuple[tuple[Checkpoint, str], tuple[Checkpoint, str]]:
+    a, _ = open_checkpoint(first, operator)
+    b, _ = open_checkpoint(second, operator)
+    return ((a, first), (b, second)) if a.size <= b.size else ((b, second), (a, first))
+
+
+def build_evidence(
+    first: str, second: str, operator: VerifierKey, prefix: Callable[[int, int], tuple[bytes, Sequence[bytes]]] | None = None
+) -> str:
+    """The evidence file for two checkpoint notes, or VerificationError if they are consistent.
+
+    ``prefix(m, n)`` gives the root at size m and a consistency proof to size
+    n from a copy of the larger checkpoint's tree; it is needed only when the
+    sizes differ.
+    """
+    (small, small_text), (large, large_text) = _ordered(first, second, operator)
+    document: dict[str, object] = {"version": EVIDENCE_VERSION, "kind": KIND, "operator": operator.to_text(), "checkpoints": [small_text, large_text]}
+    if small.size != large.size:
+        if prefix is None:
+            raise VerificationError("evidence", f"sizes {small.size} and {large.size} differ: a copy of the size-{large.size} tree is needed")
+        root, proof = prefix(small.size, large.size)
+        document["prefix"] = {"root": base64.b64encode(root).decode(), "proof": [base64.b64encode(h).decode() for h in proof]}
+    text = json.dumps(document, indent=1) + "\n"
+    check_evidence(text)
+    return text
+
+
+def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocation:
+    """Check an evidence file; ``operator`` pins the key (else the one the file names is used).
+
+    Raises VerificationError when the file does not prove an equivocation.
+    """
+    try:
+        document = json.loads(text)
+        if document.get("kind") != KIND or document.get("version") != EVIDENCE_VERSION:
+            raise MalformedError("evidence", f"not equivocation evidence of version {EVIDENCE_VERSION}")
+        named = VerifierKey.from_text(document["operator"])
+        first, second = document["checkpoints"]
+        prefix = document.get("prefix")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedError("evidence", f"malformed: {error}") from error
+    if operator is not None and operator != named:
+        raise VerificationError("evidence", f"names operator key {named.label}, not the pinned {operator.label}")
+    try:
+        (small, _), (large, _) = _ordered(first, second, named)
+    except AccordError as error:
+        raise VerificationError("evidence", f"a checkpoint is not signed by the operator: {error}") from error
+    if small.origin != large.origin:
+        raise VerificationError("evidence", f"the checkpoints are of two origins: {small.origin!r} and {large.origin!r}")
+    if small.size == large.size:
+        if small.root_hash == large.root_hash:
+            raise VerificationError("evidence", f"both checkpoints of size {small.size} have the same root: no equivocation")
+        return Equivocation(small.origin, small, large, large.root_hash)
+    if not isinstance(prefix, dict):
+        raise VerificationError("evidence", "sizes differ and no prefix root and consistency proof are given")
+    try:
+        root = base64.b64decode(prefix["root"], validate=True)
+        proof = [base64.b64decode(h, validate=True) for h in prefix["proof"]]
+        verify_consistency(small.size, large.size, root, large.root_hash, proof)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedError("evidence", f"malformed prefix: {error}") from error
+    except ProofError as error:
+        raise VerificationError("evidence", f"the prefix root is not bound to the larger checkpoint: {error.problem}") from error
+    if root == small.root_hash:
+        raise VerificationError("evidence", f"the size-{large.size} tree extends the size-{small.size} one: no equivocation")
+    return Equivocation(small.origin, small, large, root)

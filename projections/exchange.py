@@ -1,0 +1,102 @@
+"""Export and import: a ledger carried as a bundle, and a local copy extended from one.
+
+Import verifies everything before it appends anything: the bundle's entries
+must agree byte for byte with the local copy where they overlap, every new
+entry must hold under the rules from the local state on, and the root of the
+local entries and the new ones must be the bundle checkpoint's, signed by the
+operator (and cosigned by a quorum of witnesses when asked). Only then are
+the new entries appended, as they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.bundle import Bundle, Manifest, write_bundle
+from ledger.checkpoint import Checkpoint
+from ledger.entry import Entry
+from ledger.errors import StorageError, VerificationError
+from ledger.keys import VerifierKey
+from ledger.merkle import CompactRange
+from ledger.note import Note
+from projections.audit import Audit, Judged, Replay, audit
+from projections.ledger import CHUNK, Ledger
+
+
+def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
+    """Write entries ``first`` up to the newest checkpoint, with that checkpoint, as a bundle."""
+    latest = ledger.log.latest_checkpoint()
+    if latest is None:
+        raise StorageError("export", "no checkpoint yet: the operator publishes one with accord checkpoint --sign")
+    checkpoint = Checkpoint.from_text(latest.text)
+    if not 0 <= first <= checkpoint.size:
+        raise StorageError("export", f"--from {first} is beyond the newest checkpoint's size {checkpoint.size}")
+    manifest = Manifest(checkpoint.origin, first, checkpoint.size)
+    entries = (stored.data for stored in ledger.store.entries(first, checkpoint.size))
+    write_bundle(path, manifest, entries, latest.to_text())
+    return manifest
+
+
+@dataclass(frozen=True)
+class Imported:
+    audit: Audit
+    appended: int
+
+
+def _start(ledger: Ledger, size: int, anchor: bytes | None) -> Replay:
+    """Where the local copy stands: its state and frontier at ``size``, pinned to its own charter."""
+    if size == 0:
+        if anchor is None:
+            raise VerificationError("import", "the local copy is empty: pin the charter with --anchor")
+        return Replay(anchor)
+    local_anchor = ledger.log.entry(0).leaf_hash()
+    if anchor is not None and anchor != local_anchor:
+        raise VerificationError("import", f"--anchor {anchor.hex()} is not the local charter's {local_anchor.hex()}")
+    frontier = CompactRange(size, ledger.store.read_nodes(CompactRange.frontier_ids(size)))
+    return Replay(local_anchor, ledger.state_at(size), frontier)
+
+
+def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int) -> Iterator[bytes]:
+    """The bundle's entries past the local copy, once those it shares with it agree byte for byte."""
+    entries = bundle.entries()
+    first = bundle.manifest.first
+    shared = itertools.islice(entries, max(0, local_size - first))
+    for index, (theirs, ours) in enumerate(zip(shared, ledger.store.entries(first, local_size)), first):
+        if theirs != ours.data:
+            raise VerificationError("import", f"bundle contradicts the local copy at entry {index}: nothing was imported")
+    yield from entries
+
+
+def import_bundle(
+    ledger: Ledger,
+    path: str | Path,
+    anchor: bytes | None = None,
+    witnesses: Sequence[VerifierKey] = (),
+    quorum: int = 0,
+    on_entry: Judged | None = None,
+) -> Imported:
+    """Verify a bundle against the local copy, then append what extends it."""
+    with Bundle(path) as bundle:
+        manifest = bundle.manifest
+        local = ledger.log.size
+        if manifest.first > local:
+            raise VerificationError("import", f"bundle starts at entry {manifest.first}, after the {local} entries held here: nothing was imported")
+        start = _start(ledger, local, anchor)
+        if start.state is not None and manifest.origin != start.state.origin:
+            raise VerificationError("import", f"bundle is of origin {manifest.origin!r}, this ledger of {start.state.origin!r}")
+        if manifest.size < local:
+            raise VerificationError("import", f"bundle ends at entry {manifest.size - 1}, before the {local} entries held here: nothing to import")
+        checked = audit(_agreeing(ledger, bundle, local), start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry)
+    appended = 0
+    with Bundle(path) as bundle:
+        fresh = (Entry.from_bytes(data) for data in itertools.islice(bundle.entries(), local - manifest.first, None))
+        while chunk := list(itertools.islice(fresh, CHUNK)):
+            ledger.log.append_entries(chunk)
+            appended += len(chunk)
+    ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
+    ledger.update_views()
+    return Imported(checked, appended)
+
