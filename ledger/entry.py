@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from ledger.canonical import canonical_bytes, parse_canonical
+from ledger.canonical import canonical_entry, parse_canonical
 from ledger.errors import MalformedError
 from ledger.merkle import leaf_hash
 from ledger.timefmt import parse_time
@@ -41,9 +41,7 @@ class Entry:
 
     def to_bytes(self) -> bytes:
         """The canonical bytes; raises MalformedError beyond 65,535 bytes."""
-        data = canonical_bytes(
-            {"v": ENTRY_VERSION, "index": self.index, "logged_at": self.logged_at, "statement": self.statement}
-        )
+        data = canonical_entry(self.index, self.logged_at, self.statement)
         if len(data) > MAX_ENTRY_BYTES:
             raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
         return data

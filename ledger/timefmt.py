@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from ledger.errors import MalformedError
 
 _FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+
+
+@lru_cache(maxsize=8192)
+def _seconds(text: str) -> int | None:
+    if not _FORM.match(text):
+        return None
+    try:
+        return int(datetime.fromisoformat(text).timestamp())
+    except ValueError:
+        return None
 
 
 def parse_time(text: str, field: str) -> int:
@@ -19,13 +30,12 @@ def parse_time(text: str, field: str) -> int:
 
     ``field`` names the field in the error (``logged_at``, ``signed_at``).
     """
-    if not isinstance(text, str) or not _FORM.match(text):
+    seconds = _seconds(text) if isinstance(text, str) else None
+    if seconds is None:
+        if isinstance(text, str) and _FORM.match(text):
+            raise MalformedError(field, f"no such time {text!r}")
         raise MalformedError(field, f"want RFC 3339 UTC time like 2026-11-24T12:00:00Z, got {text!r}")
-    try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError as error:
-        raise MalformedError(field, f"no such time {text!r}") from error
-    return int(moment.timestamp())
+    return seconds
 
 
 def format_time(seconds: int) -> str:
