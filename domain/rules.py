@@ -14,7 +14,7 @@ a :class:`Context` and returns the new state.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from immutables import Map
@@ -46,6 +46,7 @@ from domain.state import (
     KeyRecord,
     LedgerState,
     Proposal,
+    evolve,
 )
 from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, RuleViolation, SignatureError
@@ -249,7 +250,7 @@ def _suspend(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,))
     ctx.fields((), ("reason",))
     ctx.optional_text("reason")
-    return ctx.state.with_actor(replace(member, suspended_by="self"))
+    return ctx.state.with_actor(evolve(member, suspended_by="self"))
 
 
 @handles("membership.resume")
@@ -258,7 +259,7 @@ def _resume(ctx: Context) -> LedgerState:
     ctx.fields(())
     if member.suspended_by != "self":
         raise ctx.violation("membership.resume-not-self", f"{member.id} was suspended by decision {member.suspended_by}; only a decision lifts it")
-    return ctx.state.with_actor(replace(member, suspended_by=None))
+    return ctx.state.with_actor(evolve(member, suspended_by=None))
 
 
 @handles("membership.withdraw")
@@ -269,7 +270,7 @@ def _withdraw(ctx: Context) -> LedgerState:
     if member.withdrawal_effective is not None:
         raise ctx.violation("membership.already-withdrawing", f"{member.id} withdraws from {format_time(member.withdrawal_effective)} already")
     effective = ctx.now + ctx.state.settings.withdrawal_notice_seconds
-    return ctx.state.with_actor(replace(member, withdrawal_effective=effective))
+    return ctx.state.with_actor(evolve(member, withdrawal_effective=effective))
 
 
 @handles("affiliation.declare")
@@ -279,7 +280,7 @@ def _declare_affiliations(ctx: Context) -> LedgerState:
     affiliations = ctx.body["affiliations"]
     if not isinstance(affiliations, list) or not all(isinstance(a, str) and a.strip() for a in affiliations):
         raise ctx.violation("statement.body", "affiliations must be a list of names", "body.affiliations")
-    return ctx.state.with_actor(replace(member, affiliations=tuple(affiliations)))
+    return ctx.state.with_actor(evolve(member, affiliations=tuple(affiliations)))
 
 
 @handles("accession")
@@ -302,7 +303,7 @@ def _accede(ctx: Context) -> LedgerState:
         joined=ctx.index,
         affiliations=tuple(candidate.get("affiliations", ())),
     )
-    return replace(ctx.state.with_actor(actor), admissions=ctx.state.admissions.delete(candidate_id))
+    return evolve(ctx.state.with_actor(actor), admissions=ctx.state.admissions.delete(candidate_id))
 
 
 @handles("civil-society.register")
@@ -351,14 +352,14 @@ def _add_key(ctx: Context) -> LedgerState:
     if any(record.key.public == key.public or record.key.key_id == key.key_id for record in actor.keys):
         raise ctx.violation("key.already-held", f"{actor.id} already holds key {key.label}", "body.key")
     _require_every_signature(ctx, [key])
-    return ctx.state.with_actor(replace(actor, keys=actor.keys + (KeyRecord(key, ctx.index),)))
+    return ctx.state.with_actor(evolve(actor, keys=actor.keys + (KeyRecord(key, ctx.index),)))
 
 
 def _revoke(actor: Actor, key: VerifierKey, replacement: VerifierKey | None, index: int) -> Actor:
-    keys = tuple(replace(r, revoked=index) if r.key == key and r.valid else r for r in actor.keys)
+    keys = tuple(evolve(r, revoked=index) if r.key == key and r.valid else r for r in actor.keys)
     if replacement is not None:
         keys += (KeyRecord(replacement, index),)
-    return replace(actor, keys=keys)
+    return evolve(actor, keys=keys)
 
 
 def _check_revocation(ctx: Context, actor: Actor, key: VerifierKey, replacement: VerifierKey | None) -> None:
@@ -507,7 +508,7 @@ def _submit(ctx: Context) -> LedgerState:
         effect=effect,
         positions=Map(),
     )
-    return replace(ctx.state, proposals=number, open_proposals=ctx.state.open_proposals.set(proposal.id, proposal))
+    return evolve(ctx.state, proposals=number, open_proposals=ctx.state.open_proposals.set(proposal.id, proposal))
 
 
 @handles("vote.cast")
@@ -523,8 +524,8 @@ def _vote(ctx: Context) -> LedgerState:
         raise ctx.violation("vote.not-in-electorate", f"{voter.id} is not in the electorate of {proposal.id}", "actor")
     positions = proposal.positions
     assert isinstance(positions, Map)
-    voted = replace(proposal, positions=positions.set(voter.id, position))
-    return replace(ctx.state, open_proposals=ctx.state.open_proposals.set(proposal.id, voted))
+    voted = evolve(proposal, positions=positions.set(voter.id, position))
+    return evolve(ctx.state, open_proposals=ctx.state.open_proposals.set(proposal.id, voted))
 
 
 @handles("proposal.withdraw")
@@ -534,7 +535,7 @@ def _withdraw_proposal(ctx: Context) -> LedgerState:
     proposal = ctx.open_proposal()
     if proposal.proposer != member.id:
         raise ctx.violation("proposal.not-proposer", f"{proposal.id} was proposed by {proposal.proposer}, not {member.id}", "actor")
-    return replace(ctx.state, open_proposals=ctx.state.open_proposals.delete(proposal.id))
+    return evolve(ctx.state, open_proposals=ctx.state.open_proposals.delete(proposal.id))
 
 
 @handles("proposal.close")
@@ -560,11 +561,11 @@ def _close(ctx: Context) -> LedgerState:
         raise ctx.violation("proposal.close-outcome", f"outcome of {proposal.id} got {ctx.body['outcome']!r}, want {result!r}", "body.outcome")
     if ctx.body["tally"] != counted.to_json():
         raise ctx.violation("proposal.close-tally", f"tally of {proposal.id} got {_tally_text(ctx.body['tally'])}, want {_tally_text(counted.to_json())}", "body.tally")
-    state = replace(ctx.state, open_proposals=ctx.state.open_proposals.delete(proposal.id))
+    state = evolve(ctx.state, open_proposals=ctx.state.open_proposals.delete(proposal.id))
     if result == REJECTED:
         return state
     decision = f"D-{state.decisions + 1}"
-    return _take_effect(replace(state, decisions=state.decisions + 1), proposal, decision, ctx.index, ctx.now)
+    return _take_effect(evolve(state, decisions=state.decisions + 1), proposal, decision, ctx.index, ctx.now)
 
 
 def _tally_text(counts: object) -> str:
@@ -582,18 +583,18 @@ def _take_effect(state: LedgerState, proposal: Proposal, decision: str, index: i
     effect = proposal.effect
     if proposal.category == "admission":
         candidate = effect["candidate"]
-        return replace(state, admissions=state.admissions.set(candidate["id"], Admission(proposal.id, decision, candidate)))
+        return evolve(state, admissions=state.admissions.set(candidate["id"], Admission(proposal.id, decision, candidate)))
     if proposal.category == "charter-amendment":
         settings = state.settings.amended(effect["amendment"])
         horizon = max(state.nonce_horizon, settings.signed_at_skew_seconds)
-        return replace(state, settings=settings, nonce_horizon=horizon)
+        return evolve(state, settings=settings, nonce_horizon=horizon)
     subject = state.actors.get(effect.get("subject", ""))
     if subject is None or subject.standing(now) not in PRESENT:
         return state
     if proposal.category == "observer-revocation":
-        return state.with_actor(replace(subject, revoked_by=decision))
+        return state.with_actor(evolve(subject, revoked_by=decision))
     if proposal.category == "suspension":
-        return state.with_actor(replace(subject, suspended_by=None if effect["lift"] else decision))
+        return state.with_actor(evolve(subject, suspended_by=None if effect["lift"] else decision))
     if proposal.category == "key-revocation":
         key = VerifierKey.from_text(effect["key"])
         replacement = VerifierKey.from_text(effect["replacement"]) if "replacement" in effect else None
@@ -636,7 +637,7 @@ def _file_appeal(ctx: Context) -> LedgerState:
     for actor_id in ctx.ids("concerned"):
         if actor_id not in ctx.state.actors:
             raise ctx.violation("appeal.concerned-unknown", f"concerned {actor_id} is not an actor of this ledger", "body.concerned")
-    return replace(ctx.state, appeals=ctx.state.appeals + 1)
+    return evolve(ctx.state, appeals=ctx.state.appeals + 1)
 
 
 @handles("appeal.acknowledge")
@@ -729,13 +730,20 @@ def read_statement(text: str) -> tuple[Note, Statement]:
     return note, Statement.from_text(note.text)
 
 
-def apply(state: LedgerState | None, entry: Entry, verify: Verify = known_signers) -> LedgerState:
+def apply(
+    state: LedgerState | None,
+    entry: Entry,
+    verify: Verify = known_signers,
+    parsed: tuple[Note, Statement] | None = None,
+) -> LedgerState:
     """The state after ``entry``, given the state before it (None before the charter).
 
-    Raises RuleViolation, SignatureError or MalformedError, naming the rule,
-    signature or field at fault; the state given is never changed.
+    ``parsed``, when given, is ``read_statement(entry.statement)`` done
+    already (a verifier's workers parse in parallel). Raises RuleViolation,
+    SignatureError or MalformedError, naming the rule, signature or field at
+    fault; the state given is never changed.
     """
-    note, statement = read_statement(entry.statement)
+    note, statement = parsed if parsed is not None else read_statement(entry.statement)
     if state is None:
         return _charter(entry, note, statement, verify)
     kind = statement.kind
@@ -762,7 +770,7 @@ def apply(state: LedgerState | None, entry: Entry, verify: Verify = known_signer
     if statement.nonce in state.nonces:
         raise RuleViolation("statement.duplicate", f"the log already holds a statement with nonce {statement.nonce}", kind=kind, field="nonce")
     after = handler(Context(state, entry, note, statement, verify))
-    return replace(after, size=state.size + 1, logged_at=now).remember_nonce(statement.nonce, statement.signed_at_seconds)
+    return evolve(after, size=state.size + 1, logged_at=now).remember_nonce(statement.nonce, statement.signed_at_seconds)
 
 
 def fold(entries: Iterable[Entry], state: LedgerState | None = None, verify: Verify = known_signers) -> LedgerState | None:
