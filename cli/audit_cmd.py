@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,8 +16,14 @@ from ledger.errors import VerificationError
 from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.evidence import build_evidence, check_evidence
 from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
+from projections.checking import PARALLEL_FROM
 from projections.certificate import build_certificate, verify_certificate
 from projections.exchange import export_bundle, import_bundle
+
+
+def workers_for(entries: int) -> int:
+    """Worker processes for checking ``entries``: every core, once there are enough to pay for a pool."""
+    return (os.cpu_count() or 1) if entries >= PARALLEL_FROM else 1
 
 
 def as_witness_key(text: str) -> VerifierKey:
@@ -106,8 +113,9 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                 raise VerificationError("bundle", f"starts at entry {bundle.manifest.first}; this verification needs entries from {start}")
             note = read_text(checkpoint_file) if checkpoint_file else bundle.checkpoint_note
             entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None)
-            with counting(bundle.manifest.size - start, "verifying") as tick:
-                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick)
+            total = bundle.manifest.size - start
+            with counting(total, "verifying") as tick:
+                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total))
         document = _summary(result, bundle_path)
     else:
         ledger = session.ledger()
@@ -115,22 +123,22 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
         note = read_text(checkpoint_file) if checkpoint_file else (latest.to_text() if latest else "")
         if not note:
             raise VerificationError("checkpoint", "none to verify against: the operator publishes one with accord checkpoint --sign")
-        views = ViewCheck() if since is None else None
-
-        with counting(ledger.log.size - start, "verifying") as tick:
+        ledger.update_views()
+        views = ViewCheck(ledger.views, start)
+        total = ledger.log.size - start
+        with counting(total, "verifying") as tick:
 
             def judged(before: Any, entry: Any, after: Any) -> None:
-                if views is not None:
-                    views(before, entry, after)
+                views(before, entry, after)
                 tick()
 
             entries = (stored.data for stored in ledger.store.entries(start))
-            result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, consistency_proof=ledger.log.consistency_proof, on_entry=judged)
-        document = _summary(result, session.store_url)
-        if views is not None:
-            ledger.update_views()
-            views.compare(ledger.views)
-            document["views"] = True
+            result = audit(
+                entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
+                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total),
+            )
+        views.finish(result.replay.size)
+        document = {**_summary(result, session.store_url), "views": True}
     if save_file:
         write_atomically(save_file, result.replay.to_text())
     emit(document, as_json, _render)

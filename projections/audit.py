@@ -22,15 +22,16 @@ from domain.charter import OPERATOR
 from domain.rules import apply, read_statement
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
+from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
 from ledger.keys import VerifierKey
-from ledger.merkle import CompactRange, leaf_hash, verify_consistency
+from ledger.merkle import CompactRange, verify_consistency
 from ledger.note import Note
-from projections.ledger import CHUNK
-from projections.tables import Database, ViewTables
-from projections.views import Row, rows_for
+from projections.checking import RegistryFollower, checked_entries
+from projections.tables import ViewTables
+from projections.views import rows_for
 
 SAVED_VERSION = 1
 
@@ -86,58 +87,89 @@ def replay(
     start: Replay,
     roots_at: Sequence[int] = (),
     on_entry: Judged | None = None,
+    workers: int = 1,
 ) -> Replay:
     """Judge every entry, continuing from ``start`` (``Replay(anchor)``: from the charter).
 
     ``entries`` must begin at index ``start.size``. Keeps the roots at the
-    sizes in ``roots_at``. Raises VerificationError naming the first bad entry
-    and what is wrong with it.
+    sizes in ``roots_at``. With ``workers`` > 1, entries are parsed, hashed
+    and their signatures checked in that many processes while the rules are
+    folded here in order. Raises VerificationError naming the first bad
+    entry and what is wrong with it.
     """
     done = Replay(start.anchor, start.state, CompactRange(start.size, list(start.frontier.hashes)), {}, start.checkpoint)
     wanted = set(roots_at)
     if done.size in wanted:
         done.roots[done.size] = done.frontier.root()
-    for expected, data in enumerate(entries, start.size):
+    registry = RegistryFollower(lambda: done.state)
+    for checked in checked_entries(entries, start.size, registry, workers):
+        index = checked.index
         try:
-            entry = Entry.from_bytes(data)
-            if entry.index != expected:
-                raise VerificationError("entry", f"index got {entry.index}, want {expected}")
-            leaf = leaf_hash(data)
-            if expected == 0 and leaf != done.anchor:
-                raise VerificationError("charter", f"leaf hash {leaf.hex()} is not the pinned trust anchor {done.anchor.hex()}")
-            before, done.state = done.state, apply(done.state, entry)
+            if checked.error is not None:
+                raise checked.error
+            assert checked.entry is not None and checked.note is not None and checked.statement is not None
+            if checked.entry.index != index:
+                raise VerificationError("entry", f"index got {checked.entry.index}, want {index}")
+            if index == 0 and checked.leaf != done.anchor:
+                raise VerificationError("charter", f"leaf hash {checked.leaf.hex()} is not the pinned trust anchor {done.anchor.hex()}")
+            before = done.state
+            done.state = apply(before, checked.entry, checked.verify, (checked.note, checked.statement))
         except AccordError as error:
-            raise VerificationError(f"entry {expected}", str(error), index=expected) from error
-        done.frontier.append(leaf)
+            raise VerificationError(f"entry {index}", str(error), index=index) from error
+        done.frontier.append(checked.leaf)
         if done.size in wanted:
             done.roots[done.size] = done.frontier.root()
         if on_entry is not None:
-            on_entry(before, entry, done.state)
+            on_entry(before, checked.entry, done.state)
     return done
 
 
 class ViewCheck:
-    """Folds the views afresh during a replay, to compare them with the stored ones."""
+    """Compares the stored views with the rows the replay produces, as it produces them.
 
-    def __init__(self) -> None:
-        self.tables = ViewTables(Database(None))
-        self._pending: list[tuple[int, list[Row]]] = []
+    Both come in entry order, so the comparison streams: memory holds one
+    entry's rows, however long the log. The ranges of the versions (which
+    version ends where) are checked in SQL at the end.
+    """
+
+    def __init__(self, stored: ViewTables, start: int = 0) -> None:
+        self.stored = stored
+        self._rows = stored.rows_from(start)
+        self._next: tuple[str, str, str, int, str] | None = next(self._rows, None)
+
+    def _fault(self, problem: str) -> VerificationError:
+        return VerificationError("projections", f"{problem}: the stored views differ from the log; run accord rebuild")
 
     def __call__(self, before: LedgerState | None, entry: Entry, after: LedgerState) -> None:
-        self._pending.append((entry.index, rows_for(before, after, entry, read_statement(entry.statement)[1])))
-        if len(self._pending) == CHUNK:
-            self.flush()
+        size = entry.index + 1
+        expected = sorted(
+            (row.view, row.id, row.subject, size, canonical_bytes(row.doc).decode("utf-8"))
+            for row in rows_for(before, after, entry, read_statement(entry.statement)[1])
+        )
+        found = []
+        while self._next is not None and self._next[3] == size:
+            found.append(self._next)
+            self._next = next(self._rows, None)
+        if self._next is not None and self._next[3] < size:
+            raise self._fault(f"row {self._next[0]} {self._next[1]} claims size {self._next[3]}, which no entry wrote")
+        if found != expected:
+            wrote = {row[:2]: row for row in expected}
+            held = {row[:2]: row for row in found}
+            for key in sorted(wrote.keys() | held.keys()):
+                if key not in held:
+                    raise self._fault(f"entry {entry.index} wrote {key[0]} {key[1]}, which the store lacks")
+                if key not in wrote:
+                    raise self._fault(f"the store holds {key[0]} {key[1]} from entry {entry.index}, which that entry did not write")
+                if wrote[key] != held[key]:
+                    raise self._fault(f"{key[0]} {key[1]} as of entry {entry.index} is not what that entry wrote")
 
-    def flush(self) -> None:
-        if self._pending:
-            self.tables.advance(self._pending[0][0], self._pending)
-            self._pending = []
-
-    def compare(self, stored: ViewTables) -> None:
-        """Raise VerificationError unless ``stored`` holds exactly the rows the replay produced."""
-        self.flush()
-        if self.tables.dump() != stored.dump():
-            raise VerificationError("projections", "the stored views differ from the views rebuilt from the log: run accord rebuild")
+    def finish(self, size: int) -> None:
+        """After the last entry: no row beyond it, and every version's range in order."""
+        if self._next is not None:
+            raise self._fault(f"row {self._next[0]} {self._next[1]} is from size {self._next[3]}, beyond the {size} entries")
+        fault = self.stored.structure_fault()
+        if fault is not None:
+            raise self._fault(fault)
 
 
 def operator_keys(state: LedgerState | None) -> list[VerifierKey]:
@@ -208,6 +240,7 @@ def audit(
     since: Replay | None = None,
     consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None,
     on_entry: Judged | None = None,
+    workers: int = 1,
 ) -> Audit:
     """Verify ``entries`` (from the charter, or from where ``since`` ended) against a checkpoint.
 
@@ -222,7 +255,7 @@ def audit(
     size = checkpoint_size(checkpoint_note)
     if size < start.size:
         raise VerificationError("checkpoint", f"size {size} is older than the {start.size} entries verified before")
-    done = replay(entries, start, roots_at=[size], on_entry=on_entry)
+    done = replay(entries, start, roots_at=[size], on_entry=on_entry, workers=workers)
     checkpoint, cosigners = check_checkpoint(checkpoint_note, done, witnesses, quorum)
     if since is not None and since.checkpoint is not None and consistency_proof is not None:
         trusted, _ = open_operator_checkpoint(since.checkpoint, done.state)

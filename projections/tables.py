@@ -80,6 +80,7 @@ _SCHEMA = (
     " PRIMARY KEY (view, id, valid_from))",
     "CREATE INDEX IF NOT EXISTS accord_rows_current ON {t}accord_rows (view, valid_to, id)",
     "CREATE INDEX IF NOT EXISTS accord_rows_subject ON {t}accord_rows (subject, view)",
+    "CREATE INDEX IF NOT EXISTS accord_rows_order ON {t}accord_rows (valid_from, view, id)",
     "CREATE TABLE IF NOT EXISTS {t}accord_projection ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL, snapshot_position BIGINT, snapshot TEXT)",
 )
@@ -181,6 +182,46 @@ class ViewTables:
         with self.db.transaction(commit=False) as cursor:
             cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from, id"), params)
             return [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
+
+    def rows_from(self, first: int, page: int = 2_000) -> Iterator[tuple[str, str, str, int, str]]:
+        """(view, id, subject, valid_from, doc) of every row valid from size ``first`` on, in
+        (valid_from, view, id) order, read a page at a time."""
+        after: tuple[int, str, str] = (first, "", "")
+        sql = self.db.sql(
+            "SELECT view, id, subject, valid_from, doc FROM {t}accord_rows"
+            " WHERE (valid_from, view, id) > (?, ?, ?) ORDER BY valid_from, view, id LIMIT ?"
+        )
+        while True:
+            with self.db.transaction(commit=False) as cursor:
+                cursor.execute(sql, (after[0], after[1], after[2], page))
+                rows = [(r["view"], r["id"], r["subject"], int(r["valid_from"]), r["doc"]) for r in cursor.fetchall()]
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1][3], rows[-1][0], rows[-1][1])
+
+    def structure_fault(self) -> str | None:
+        """What is wrong with the versions' ranges, if anything: every document needs exactly one
+        current version, and each earlier version must end where the next one starts."""
+        sql = self.db.sql
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(sql(
+                "SELECT view, id FROM {t}accord_rows GROUP BY view, id"
+                " HAVING SUM(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 END) != 1 LIMIT 1"
+            ))
+            row = cursor.fetchone()
+            if row is not None:
+                return f"{row['view']} {row['id']} does not have exactly one current version"
+            cursor.execute(sql(
+                "SELECT a.view, a.id, a.valid_from FROM {t}accord_rows a WHERE a.valid_to IS NOT NULL AND a.valid_to != ("
+                " SELECT MIN(b.valid_from) FROM {t}accord_rows b WHERE b.view = a.view AND b.id = a.id AND b.valid_from > a.valid_from)"
+                " OR (a.valid_to IS NOT NULL AND NOT EXISTS ("
+                " SELECT 1 FROM {t}accord_rows c WHERE c.view = a.view AND c.id = a.id AND c.valid_from > a.valid_from)) LIMIT 1"
+            ))
+            row = cursor.fetchone()
+            if row is not None:
+                return f"{row['view']} {row['id']} from size {row['valid_from']} does not end where its next version starts"
+        return None
 
     def dump(self) -> list[tuple[str, str, str, int, int | None, str]]:
         """Every row, in key order: two projections are equal iff their dumps are."""

@@ -1,0 +1,167 @@
+"""Checking entries in parallel: everything about an entry that needs no rule state.
+
+An entry's bytes, its canonical form, its signed note, its statement, its
+leaf hash and the cryptography of its signatures can be checked without
+knowing what came before it. Worker processes do that, a chunk of entries at
+a time, while the verifier folds the rules in log order; the fold then only
+asks which keys signed, and gets the answer the workers computed.
+
+A worker checks a signature line against the keys it was told of when its
+chunk was sent: every key held by an actor in the state the fold had
+reached. Lines by a key introduced since (a registration, a rotation, an
+accession) are left for the fold to check itself; they are rare.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from domain.rules import read_statement
+from domain.state import LedgerState
+from ledger.entry import Entry
+from ledger.errors import AccordError, SignatureError
+from ledger.keys import VerifierKey, ed25519_holds
+from ledger.merkle import leaf_hash
+from ledger.note import Note
+from ledger.statement import Statement
+
+CHUNK = 256
+WINDOW = 3
+"""Chunks in flight per worker: enough to keep workers busy, few enough to stream."""
+PARALLEL_FROM = 2_000
+"""Below this many entries, a pool costs more than it saves."""
+
+Registry = Mapping[tuple[str, bytes], Sequence[bytes]]
+"""Public keys by (key name, key id)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An entry checked without rule state: parsed, hashed, its signature lines tried."""
+
+    index: int
+    entry: Entry | None
+    note: Note | None
+    statement: Statement | None
+    leaf: bytes
+    tried: tuple[Mapping[bytes, bool] | None, ...]
+    """Per signature line: the public keys tried and whether each verified; None when none was known."""
+    error: AccordError | None = None
+
+    def verify(self, note: Note, keys: Sequence[VerifierKey]) -> list[VerifierKey]:
+        """As ``ledger.note.known_signers``, from what the workers found (checking what they could not)."""
+        seen: dict[tuple[str, bytes], VerifierKey] = {}
+        for key in keys:
+            if seen.setdefault((key.name, key.key_id), key) != key:
+                raise SignatureError("note", f"ambiguous known key {key.label}: two known keys share its name and key id")
+        verified: dict[tuple[str, bytes], VerifierKey] = {}
+        message = note.text.encode("utf-8")
+        for line, signature in enumerate(note.signatures):
+            key = seen.get((signature.name, signature.key_id))
+            if key is None:
+                continue
+            tried = self.tried[line]
+            holds = tried[key.public] if tried is not None and key.public in tried else key.verify(message, signature.signature)
+            if not holds:
+                raise SignatureError("note", f"invalid signature by {key.label}")
+            verified[(key.name, key.key_id)] = key
+        return list(verified.values())
+
+
+def check_one(index: int, data: bytes, registry: Registry) -> Checked:
+    """Check one entry's bytes and signatures; a malformed entry is reported, not raised."""
+    leaf = leaf_hash(data)
+    try:
+        entry = Entry.from_bytes(data)
+        note, statement = read_statement(entry.statement)
+    except AccordError as error:
+        return Checked(index, None, None, None, leaf, (), error)
+    message = note.text.encode("utf-8")
+    tried: list[Mapping[bytes, bool] | None] = []
+    for signature in note.signatures:
+        publics = registry.get((signature.name, signature.key_id))
+        if not publics or len(signature.signature) != 64:
+            tried.append(None)
+            continue
+        tried.append({public: ed25519_holds(public, message, signature.signature) for public in publics})
+    return Checked(index, entry, note, statement, leaf, tuple(tried))
+
+
+def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry) -> list[Checked]:
+    return [check_one(index, data, registry) for index, data in enumerate(chunk, first)]
+
+
+def registry_of(state: LedgerState | None) -> dict[tuple[str, bytes], list[bytes]]:
+    """Every Ed25519 key an actor has held, and every key an adopted admission names."""
+    registry: dict[tuple[str, bytes], list[bytes]] = {}
+
+    def add(key: VerifierKey) -> None:
+        publics = registry.setdefault((key.name, key.key_id), [])
+        if key.public not in publics:
+            publics.append(key.public)
+
+    if state is not None:
+        for actor in state.actors.values():
+            for record in actor.keys:
+                add(record.key)
+        for admission in state.admissions.values():
+            for text in admission.candidate.get("keys", ()):
+                add(VerifierKey.from_text(text))
+    return registry
+
+
+class RegistryFollower:
+    """The registry of a state that moves on, rebuilt only when its keys may have changed."""
+
+    def __init__(self, state: Callable[[], LedgerState | None]) -> None:
+        self._state = state
+        self._seen: tuple[object, object] | None = None
+        self._registry: Registry = {}
+
+    def __call__(self) -> Registry:
+        state = self._state()
+        marks = (None, None) if state is None else (state.actors, state.admissions)
+        if self._seen is None or marks[0] is not self._seen[0] or marks[1] is not self._seen[1]:
+            self._registry = registry_of(state)
+            self._seen = marks
+        return self._registry
+
+
+def checked_entries(
+    entries: Iterable[bytes],
+    first: int,
+    registry: Callable[[], Registry],
+    workers: int | None = None,
+) -> Iterator[Checked]:
+    """The entries checked, in order; in worker processes when ``workers`` > 1.
+
+    ``registry()`` is asked for the keys to try each time a chunk is sent, so
+    it may follow the fold's state as it moves on.
+    """
+    count = (os.cpu_count() or 1) if workers is None else workers
+    source = iter(entries)
+    if count <= 1:
+        for index, data in enumerate(source, first):
+            yield check_one(index, data, registry())
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        pending: deque[concurrent.futures.Future[list[Checked]]] = deque()
+        position = first
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < count * WINDOW:
+                chunk = [data for _, data in zip(range(CHUNK), source)]
+                if not chunk:
+                    exhausted = True
+                    break
+                pending.append(pool.submit(check_chunk, position, chunk, registry()))
+                position += len(chunk)
+            if not pending:
+                return
+            yield from pending.popleft().result()
