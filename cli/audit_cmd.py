@@ -13,7 +13,7 @@ import click
 from cli.options import Session, emit, json_option, pass_session, progress, read_text, store_option, write_atomically
 from ledger.bundle import Bundle
 from ledger.errors import VerificationError
-from ledger.keys import COSIGNATURE_V1, VerifierKey
+from ledger.keys import COSIGNATURE_V1, ED25519_VERIFIERS, VerifierKey
 from ledger.evidence import build_evidence, check_evidence
 from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
 from projections.checking import PARALLEL_FROM
@@ -42,6 +42,14 @@ def pinned(anchor: str) -> bytes:
     return value
 
 
+verifier_option = click.option(
+    "--verifier",
+    type=click.Choice(sorted(ED25519_VERIFIERS)),
+    default="openssl",
+    show_default=True,
+    envvar="ACCORD_VERIFIER",
+    help="Ed25519 implementation: openssl (cryptography, the writer's) or libsodium (PyNaCl, faster; pip install 'accord[sodium]').",
+)
 anchor_option = click.option("--anchor", required=True, metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (hex).")
 witness_options = (
     click.option("--witness", "witnesses", multiple=True, metavar="VKEY", help="A witness's verifier key, Ed25519 or cosignature form (repeatable)."),
@@ -90,11 +98,12 @@ def _render(d: dict[str, Any]) -> Iterable[str]:
 @click.option("--since", "since_file", type=click.Path(exists=True, dir_okay=False), help="Continue from a verification saved with --save-state: only newer entries are checked.")
 @click.option("--save-state", "save_file", type=click.Path(dir_okay=False), help="Save what this run verified, to continue from it with --since.")
 @with_witnesses
+@verifier_option
 @store_option
 @json_option
 @pass_session
 def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
-           save_file: str | None, witnesses: tuple[str, ...], witness_quorum: int, as_json: bool) -> None:
+           save_file: str | None, witnesses: tuple[str, ...], witness_quorum: int, verifier: str, as_json: bool) -> None:
     """Replay the log from its charter (or from a saved point) and check every entry, the root, the checkpoint, the views.
 
     Exit 0 with a summary, or exit 1 naming the first bad entry and why.
@@ -115,7 +124,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None)
             total = bundle.manifest.size - start
             with counting(total, "verifying") as tick:
-                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total))
+                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total), verifier=verifier)
         document = _summary(result, bundle_path)
     else:
         ledger = session.ledger()
@@ -135,7 +144,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             entries = (stored.data for stored in ledger.store.entries(start))
             result = audit(
                 entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
-                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total),
+                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
             )
         views.finish(result.replay.size)
         document = {**_summary(result, session.store_url), "views": True}
@@ -164,9 +173,10 @@ def export(session: Session, out: str, first: int) -> None:
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--anchor", metavar="HASH", help="The pinned trust anchor (required when the local copy is empty).")
 @with_witnesses
+@verifier_option
 @store_option
 @pass_session
-def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[str, ...], witness_quorum: int) -> None:
+def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[str, ...], witness_quorum: int, verifier: str) -> None:
     """Verify a bundle and append only what extends the local copy; a contradicting bundle changes nothing.
 
     \b
@@ -177,7 +187,10 @@ def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[st
     with Bundle(path) as bundle:
         total = bundle.manifest.size - max(ledger.log.size, bundle.manifest.first)
     with counting(total, "importing") as tick:
-        done = import_bundle(ledger, path, pinned(anchor) if anchor else None, [as_witness_key(w) for w in witnesses], witness_quorum, tick)
+        done = import_bundle(
+            ledger, path, pinned(anchor) if anchor else None, [as_witness_key(w) for w in witnesses], witness_quorum, tick,
+            workers=workers_for(total), verifier=verifier,
+        )
     click.echo(f"verified and appended {done.appended} entries; the local copy now holds {ledger.log.size}")
 
 

@@ -9,6 +9,8 @@ names the rule or field at fault.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AccordError(Exception):
     """Base of every error Accord reports to a user.
@@ -21,6 +23,18 @@ class AccordError(Exception):
         self.component = component
         self.problem = problem
         super().__init__(f"{component}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (parallel verification); subclasses'
+        # constructors differ, so rebuild from the attributes, not the arguments.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(kind: type[AccordError], args: tuple[Any, ...], attributes: dict[str, Any]) -> AccordError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class MalformedError(AccordError):

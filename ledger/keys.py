@@ -30,6 +30,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -71,13 +72,46 @@ def _ed25519(public: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public)
 
 
-def ed25519_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` is ``public``'s Ed25519 signature of ``message`` (key objects are reused)."""
+def _openssl_holds(public: bytes, message: bytes, signature: bytes) -> bool:
     try:
         _ed25519(public).verify(signature, message)
     except InvalidSignature:
         return False
     return True
+
+
+def _libsodium_holds(public: bytes, message: bytes, signature: bytes) -> bool:
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import BadSignatureError
+
+    try:
+        crypto_sign_open(signature + message, public)
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+ED25519_VERIFIERS = {"openssl": _openssl_holds, "libsodium": _libsodium_holds}
+"""How Ed25519 signatures are checked: OpenSSL through ``cryptography`` (the default, the
+writer's), or libsodium through PyNaCl (optional, ``pip install accord[sodium]``), which is
+about twice as fast on common x86-64 machines. Both implement RFC 8032 verification."""
+
+
+def ed25519_verifier(name: str = "openssl") -> Callable[[bytes, bytes, bytes], bool]:
+    """The named Ed25519 verifier; MalformedError if it is unknown or not installed."""
+    if name not in ED25519_VERIFIERS:
+        raise MalformedError("verifier", f"got {name!r}, want one of {', '.join(ED25519_VERIFIERS)}")
+    if name == "libsodium":
+        try:
+            import nacl.bindings  # noqa: F401
+        except ImportError:
+            raise MalformedError("verifier", "libsodium needs PyNaCl: pip install 'accord[sodium]'") from None
+    return ED25519_VERIFIERS[name]
+
+
+def ed25519_holds(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is ``public``'s Ed25519 signature of ``message`` (key objects are reused)."""
+    return _openssl_holds(public, message, signature)
 
 
 def key_label(name: str, key_id: bytes) -> str:

@@ -88,6 +88,7 @@ def replay(
     roots_at: Sequence[int] = (),
     on_entry: Judged | None = None,
     workers: int = 1,
+    verifier: str = "openssl",
 ) -> Replay:
     """Judge every entry, continuing from ``start`` (``Replay(anchor)``: from the charter).
 
@@ -102,7 +103,7 @@ def replay(
     if done.size in wanted:
         done.roots[done.size] = done.frontier.root()
     registry = RegistryFollower(lambda: done.state)
-    for checked in checked_entries(entries, start.size, registry, workers):
+    for checked in checked_entries(entries, start.size, registry, workers, verifier):
         index = checked.index
         try:
             if checked.error is not None:
@@ -241,6 +242,7 @@ def audit(
     consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None,
     on_entry: Judged | None = None,
     workers: int = 1,
+    verifier: str = "openssl",
 ) -> Audit:
     """Verify ``entries`` (from the charter, or from where ``since`` ended) against a checkpoint.
 
@@ -255,7 +257,7 @@ def audit(
     size = checkpoint_size(checkpoint_note)
     if size < start.size:
         raise VerificationError("checkpoint", f"size {size} is older than the {start.size} entries verified before")
-    done = replay(entries, start, roots_at=[size], on_entry=on_entry, workers=workers)
+    done = replay(entries, start, roots_at=[size], on_entry=on_entry, workers=workers, verifier=verifier)
     checkpoint, cosigners = check_checkpoint(checkpoint_note, done, witnesses, quorum)
     if since is not None and since.checkpoint is not None and consistency_proof is not None:
         trusted, _ = open_operator_checkpoint(since.checkpoint, done.state)

@@ -25,7 +25,7 @@ from domain.rules import read_statement
 from domain.state import LedgerState
 from ledger.entry import Entry
 from ledger.errors import AccordError, SignatureError
-from ledger.keys import VerifierKey, ed25519_holds
+from ledger.keys import VerifierKey, ed25519_holds, ed25519_verifier
 from ledger.merkle import leaf_hash
 from ledger.note import Note
 from ledger.statement import Statement
@@ -73,7 +73,7 @@ class Checked:
         return list(verified.values())
 
 
-def check_one(index: int, data: bytes, registry: Registry) -> Checked:
+def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[bytes, bytes, bytes], bool] = ed25519_holds) -> Checked:
     """Check one entry's bytes and signatures; a malformed entry is reported, not raised."""
     leaf = leaf_hash(data)
     try:
@@ -88,12 +88,13 @@ def check_one(index: int, data: bytes, registry: Registry) -> Checked:
         if not publics or len(signature.signature) != 64:
             tried.append(None)
             continue
-        tried.append({public: ed25519_holds(public, message, signature.signature) for public in publics})
+        tried.append({public: holds(public, message, signature.signature) for public in publics})
     return Checked(index, entry, note, statement, leaf, tuple(tried))
 
 
-def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry) -> list[Checked]:
-    return [check_one(index, data, registry) for index, data in enumerate(chunk, first)]
+def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "openssl") -> list[Checked]:
+    holds = ed25519_verifier(verifier)
+    return [check_one(index, data, registry, holds) for index, data in enumerate(chunk, first)]
 
 
 def registry_of(state: LedgerState | None) -> dict[tuple[str, bytes], list[bytes]]:
@@ -137,17 +138,21 @@ def checked_entries(
     first: int,
     registry: Callable[[], Registry],
     workers: int | None = None,
+    verifier: str = "openssl",
 ) -> Iterator[Checked]:
     """The entries checked, in order; in worker processes when ``workers`` > 1.
+
+    ``verifier`` names the Ed25519 implementation (``ledger.keys.ED25519_VERIFIERS``).
 
     ``registry()`` is asked for the keys to try each time a chunk is sent, so
     it may follow the fold's state as it moves on.
     """
     count = (os.cpu_count() or 1) if workers is None else workers
     source = iter(entries)
+    holds = ed25519_verifier(verifier)
     if count <= 1:
         for index, data in enumerate(source, first):
-            yield check_one(index, data, registry())
+            yield check_one(index, data, registry(), holds)
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
@@ -160,7 +165,7 @@ def checked_entries(
                 if not chunk:
                     exhausted = True
                     break
-                pending.append(pool.submit(check_chunk, position, chunk, registry()))
+                pending.append(pool.submit(check_chunk, position, chunk, registry(), verifier))
                 position += len(chunk)
             if not pending:
                 return

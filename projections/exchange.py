@@ -77,6 +77,8 @@ def import_bundle(
     witnesses: Sequence[VerifierKey] = (),
     quorum: int = 0,
     on_entry: Judged | None = None,
+    workers: int = 1,
+    verifier: str = "openssl",
 ) -> Imported:
     """Verify a bundle against the local copy, then append what extends it."""
     with Bundle(path) as bundle:
@@ -89,7 +91,7 @@ def import_bundle(
             raise VerificationError("import", f"bundle is of origin {manifest.origin!r}, this ledger of {start.state.origin!r}")
         if manifest.size < local:
             raise VerificationError("import", f"bundle ends at entry {manifest.size - 1}, before the {local} entries held here: nothing to import")
-        checked = audit(_agreeing(ledger, bundle, local), start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry)
+        checked = audit(_agreeing(ledger, bundle, local), start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry, workers=workers, verifier=verifier)
     appended = 0
     with Bundle(path) as bundle:
         fresh = (Entry.from_bytes(data) for data in itertools.islice(bundle.entries(), local - manifest.first, None))

@@ -68,3 +68,4 @@ def test_document_with_floats_is_checked_by_rfc8785() -> None:
     assert parse_canonical(b'{"a":1.5,"b":1e+21}', "doc") == {"a": 1.5, "b": 1e21}
     with pytest.raises(MalformedError, match=r"^doc: not in RFC 8785 canonical form$"):
         parse_canonical(b'{"a":1.50}', "doc")
+

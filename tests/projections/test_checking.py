@@ -1,0 +1,69 @@
+"""Parallel checking: the workers' answers equal the sequential ones, failures included."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bench.synthetic import synthetic_entries
+from domain.rules import read_statement
+from ledger.entry import Entry
+from ledger.errors import VerificationError
+from ledger.keys import ED25519_VERIFIERS, Signer, ed25519_verifier
+from ledger.merkle import leaf_hash
+from projections.audit import Replay, replay
+from projections.checking import CHUNK
+
+ENTRIES = [entry.to_bytes() for entry in synthetic_entries(3 * CHUNK + 17, seed=11)]
+ANCHOR = leaf_hash(ENTRIES[0])
+
+
+@pytest.fixture(scope="module")
+def sequential() -> Replay:
+    return replay(iter(ENTRIES), Replay(ANCHOR), roots_at=[len(ENTRIES)])
+
+
+@pytest.mark.parametrize("verifier", sorted(ED25519_VERIFIERS))
+def test_workers_reach_the_same_state_and_root_as_one_process(sequential: Replay, verifier: str) -> None:
+    parallel = replay(iter(ENTRIES), Replay(ANCHOR), roots_at=[len(ENTRIES)], workers=2, verifier=verifier)
+    assert parallel.state == sequential.state
+    assert parallel.roots == sequential.roots
+    assert sequential.state is not None and sequential.state.size == len(ENTRIES)
+
+
+def test_the_ledger_checked_introduces_keys_after_the_first_chunk(sequential: Replay) -> None:
+    """So the comparison above covers lines the workers could not check (keys they were not told of)."""
+    kinds = [(index, read_statement(Entry.from_bytes(data).statement)[1].kind) for index, data in enumerate(ENTRIES)]
+    introduced = [index for index, kind in kinds if kind in ("civil-society.register", "key.add")]
+    assert any(index > CHUNK for index in introduced)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_forged_signature_is_found_at_its_index_with_or_without_workers(workers: int) -> None:
+    victim = next(i for i, data in enumerate(ENTRIES) if i > CHUNK and b"vote.cast" in data)
+    forged = list(ENTRIES)
+    forged[victim] = ENTRIES[victim].replace(b"approve", b"abstain", 1) if b"approve" in ENTRIES[victim] else ENTRIES[victim].replace(b"abstain", b"approve", 1)
+    with pytest.raises(VerificationError) as raised:
+        replay(iter(forged), Replay(ANCHOR), workers=workers)
+    assert raised.value.index == victim
+    assert str(raised.value).startswith(f"entry {victim}: vote.cast: invalid signature by ")
+
+
+def test_a_malformed_entry_in_a_worker_is_reported_at_its_index() -> None:
+    broken = list(itertools.islice(ENTRIES, 2 * CHUNK))
+    broken[CHUNK + 3] = b"{not json"
+    with pytest.raises(VerificationError) as raised:
+        replay(iter(broken), Replay(ANCHOR), workers=2)
+    assert raised.value.index == CHUNK + 3
+    assert str(raised.value) == f"entry {CHUNK + 3}: entry: not JSON: Expecting property name enclosed in double quotes at char 1"
+
+
+def test_libsodium_and_openssl_agree_on_valid_forged_and_garbled_signatures() -> None:
+    key = Signer.from_seed("accord.test/x", bytes(32))
+    message = b"a statement\n"
+    good = key.sign(message)
+    cases = [(message, good, True), (b"another\n", good, False), (message, bytes(64), False), (message, good[:32] + bytes(32), False)]
+    for name in ED25519_VERIFIERS:
+        holds = ed25519_verifier(name)
+        assert [holds(key.verifier_key().public, m, s) for m, s, _ in cases] == [want for _, _, want in cases], name
