@@ -17,7 +17,7 @@ from ledger.keys import Signer
 from ledger.note import Note, sign_note
 from ledger.statement import Statement
 from ledger.timefmt import format_time
-from cli.options import Session, speaker, write_atomically
+from cli.options import F, Session, key_option, pass_session, passphrase_env_option, speaker, store_option, write_atomically
 
 operator_key_option = click.option(
     "--operator-key",
@@ -33,6 +33,13 @@ operator_passphrase_option = click.option(
     help="Environment variable holding the operator key's passphrase.",
 )
 receipt_option = click.option("--receipt", type=click.Path(dir_okay=False), help="Write the entry's receipt (C2SP tlog-proof) here.")
+
+
+def acting(command: F) -> F:
+    """The options of every command that signs and submits one statement (with the session)."""
+    for option in reversed((key_option, passphrase_env_option, store_option, operator_key_option, operator_passphrase_option, receipt_option)):
+        command = option(command)
+    return pass_session(command)  # type: ignore[return-value]
 
 
 def founded(session: Session) -> LedgerState:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.acting import act, operator_key_option, operator_passphrase_option, receipt_option
-from cli.options import Session, key_option, pass_session, passphrase, passphrase_env_option, store_option
+from cli.acting import act, acting
+from cli.options import Session, passphrase, passphrase_env_option
 from ledger.errors import MalformedError
 from ledger.keys import Signer, VerifierKey, write_key_file
 from ledger.statement import check_actor_id
@@ -48,16 +48,15 @@ def _key_text(value: str) -> str:
         raise
 
 
+new_passphrase_option = click.option(
+    "--new-passphrase-env", default="ACCORD_NEW_PASSPHRASE", show_default=True, metavar="NAME", help="Variable holding the new key file's passphrase."
+)
+
+
 @key.command("add")
-@key_option
 @click.option("--new-key", required=True, type=click.Path(exists=True, dir_okay=False), help="The new key file; it signs too.")
-@passphrase_env_option
-@click.option("--new-passphrase-env", default="ACCORD_NEW_PASSPHRASE", show_default=True, metavar="NAME")
-@store_option
-@operator_key_option
-@operator_passphrase_option
-@receipt_option
-@pass_session
+@new_passphrase_option
+@acting
 def key_add(session: Session, key_file: str, new_key: str, passphrase_env: str, new_passphrase_env: str, **submit: str) -> None:
     """Add a key, signed by one of your current keys and by the new one.
 
@@ -71,16 +70,10 @@ def key_add(session: Session, key_file: str, new_key: str, passphrase_env: str, 
 
 
 @key.command("revoke")
-@key_option
 @click.option("--revoke", "revoked", required=True, metavar="VKEY|FILE", help="The verifier key to revoke.")
 @click.option("--replacement-key", type=click.Path(exists=True, dir_okay=False), help="A new key file replacing it (it signs too).")
-@passphrase_env_option
-@click.option("--new-passphrase-env", default="ACCORD_NEW_PASSPHRASE", show_default=True, metavar="NAME")
-@store_option
-@operator_key_option
-@operator_passphrase_option
-@receipt_option
-@pass_session
+@new_passphrase_option
+@acting
 def key_revoke(
     session: Session, key_file: str, revoked: str, replacement_key: str | None, passphrase_env: str, new_passphrase_env: str, **submit: str
 ) -> None:

@@ -10,27 +10,19 @@ import click
 
 from cli.acting import (
     act,
+    acting,
     operator_key_option,
     operator_passphrase_option,
     read_note_or_statement,
-    receipt_option,
     submit_note,
     write_or_print,
 )
-from cli.options import F, Session, key_option, load_signer, pass_session, passphrase_env_option, read_text, store_option, when
+from cli.options import Session, key_option, load_signer, pass_session, passphrase_env_option, read_text, store_option, when
 from domain import commands
 from domain.rules import check_statement_kinds, read_statement
 from ledger.errors import MalformedError
 from ledger.note import sign_note
 from ledger.statement import Statement
-from ledger.timefmt import format_time
-
-
-def acting(command: F) -> F:
-    """The options of every command that signs and submits one statement."""
-    for option in reversed((key_option, passphrase_env_option, store_option, operator_key_option, operator_passphrase_option, receipt_option)):
-        command = option(command)
-    return pass_session(command)  # type: ignore[return-value]
 
 
 def _field(text: str) -> tuple[str, Any]:
@@ -206,14 +198,12 @@ def close(session: Session, key_file: str, passphrase_env: str, proposal: str, *
             raise MalformedError("close", f"{proposal} is not an open proposal")
         return commands.close(state, proposal, actor, signed_at, now)
 
-    before = None
     entry, state = act(session, key_file, passphrase_env, "proposal.close", build=build, **submit)
-    before = state.decisions
-    body = json.loads(entry.statement.split("\n")[0])["body"]
-    adopted = body["outcome"] == "adopted"
+    body = read_statement(entry.statement)[1].body
     tally = body["tally"]
     counts = ", ".join(f"{tally[name]} {name}" for name in ("approve", "object", "abstain", "silent"))
-    _done(entry.index, f"{proposal} {body['outcome']} ({counts})" + (f": binding decision D-{before}" if adopted else ""))
+    decided = f": binding decision D-{state.decisions}" if body["outcome"] == "adopted" else ""
+    _done(entry.index, f"{proposal} {body['outcome']} ({counts}){decided}")
 
 
 @click.command()
@@ -370,4 +360,3 @@ def accede(session: Session, key_file: str, passphrase_env: str, proposal: str, 
 
 
 COMMANDS = [prepare, sign, submit, propose, vote, withdraw, close, attach, say, appeal, membership, affiliation, register, accede]
-__all__ = ["COMMANDS", "format_time"]

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cli.acting import founded, write_or_print
 from cli.options import (
     Session,
-    emit,
-    json_option,
     key_option,
     pass_session,
     passphrase_env_option,
-    progress,
-    read_text,
     store_option,
     write_atomically,
 )
 from domain.state import MEMBER, OBSERVER
 from ledger.checkpoint import cosign as cosign_checkpoint, open_checkpoint
-from ledger.errors import ProofError, SignatureError, VerificationError
-from ledger.keys import COSIGNATURE_V1, VerifierKey
+from ledger.errors import ProofError, SignatureError
 from ledger.merkle import verify_consistency
-from projections.audit import ViewCheck, check_checkpoint, checkpoint_size, operator_keys, replay
+from projections.audit import operator_keys
 
 
 @click.command()

@@ -38,9 +38,7 @@ from domain.state import (
     OBSERVER,
     OPERATOR_ROLE,
     POSITIONS,
-    REVOKED,
     SUSPENDED,
-    WITHDRAWN,
     Actor,
     Admission,
     KeyRecord,
@@ -49,7 +47,7 @@ from domain.state import (
     evolve,
 )
 from ledger.entry import Entry
-from ledger.errors import AccordError, MalformedError, RuleViolation, SignatureError
+from ledger.errors import MalformedError, RuleViolation, SignatureError
 from ledger.keys import VerifierKey
 from ledger.note import Note, known_signers
 from ledger.statement import Statement, check_actor_id
@@ -784,5 +782,3 @@ def check_statement_kinds() -> list[str]:
     """Every statement kind the rules know, the charter first."""
     return ["charter", *sorted(HANDLERS)]
 
-
-__all__ = ["AccordError", "apply", "fold", "tally", "outcome", "effective_electorate", "read_statement", "Tally"]
