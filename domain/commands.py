@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from domain.charter import OPERATOR, Category
-from domain.rules import effective_electorate, outcome, tally
+from domain.rules import ADOPTED, effective_electorate, outcome, tally
 from domain.state import LedgerState
 from ledger.keys import VerifierKey
 from ledger.statement import Statement, new_nonce
@@ -60,12 +60,10 @@ def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now:
     """
     proposal = state.open_proposals[proposal_id]
     counted = tally(state, proposal, now)
-    body = {
-        "proposal": proposal_id,
-        "submission": proposal.submitted,
-        "outcome": outcome(proposal.procedure, counted),
-        "tally": counted.to_json(),
-    }
+    result = outcome(proposal.procedure, counted)
+    body: dict[str, Any] = {"proposal": proposal_id, "submission": proposal.submitted, "outcome": result, "tally": counted.to_json()}
+    if result == ADOPTED:
+        body["decision"] = f"D-{state.decisions + 1}"
     return statement(state.origin, "proposal.close", actor, signed_at, body)
 
 

@@ -539,7 +539,7 @@ def _withdraw_proposal(ctx: Context) -> LedgerState:
 @handles("proposal.close")
 def _close(ctx: Context) -> LedgerState:
     ctx.author((MEMBER, OPERATOR_ROLE))
-    ctx.fields({"proposal", "submission", "outcome", "tally"})
+    ctx.fields({"proposal", "submission", "outcome", "tally"}, ("decision",))
     proposal = ctx.open_proposal()
     if ctx.body["submission"] != proposal.submitted:
         # Binds the close to the exact entry it decides, so a certificate can prove which text was adopted.
@@ -559,10 +559,14 @@ def _close(ctx: Context) -> LedgerState:
         raise ctx.violation("proposal.close-outcome", f"outcome of {proposal.id} got {ctx.body['outcome']!r}, want {result!r}", "body.outcome")
     if ctx.body["tally"] != counted.to_json():
         raise ctx.violation("proposal.close-tally", f"tally of {proposal.id} got {_tally_text(ctx.body['tally'])}, want {_tally_text(counted.to_json())}", "body.tally")
+    decision = f"D-{ctx.state.decisions + 1}" if result == ADOPTED else None
+    if ctx.body.get("decision") != decision:
+        # The number makes the signed close say which binding decision it creates.
+        want = "no decision (it was rejected)" if decision is None else repr(decision)
+        raise ctx.violation("proposal.close-decision", f"decision got {ctx.body.get('decision')!r}, want {want}", "body.decision")
     state = evolve(ctx.state, open_proposals=ctx.state.open_proposals.delete(proposal.id))
-    if result == REJECTED:
+    if decision is None:
         return state
-    decision = f"D-{state.decisions + 1}"
     return _take_effect(evolve(state, decisions=state.decisions + 1), proposal, decision, ctx.index, ctx.now)
 
 

@@ -50,7 +50,10 @@ def build_evidence(
     n from a copy of the larger checkpoint's tree; it is needed only when the
     sizes differ.
     """
-    (small, small_text), (large, large_text) = _ordered(first, second, operator)
+    try:
+        (small, small_text), (large, large_text) = _ordered(first, second, operator)
+    except AccordError as error:
+        raise VerificationError("evidence", f"a checkpoint is not signed by the operator: {error}") from error
     document: dict[str, object] = {"version": EVIDENCE_VERSION, "kind": KIND, "operator": operator.to_text(), "checkpoints": [small_text, large_text]}
     if small.size != large.size:
         if prefix is None:

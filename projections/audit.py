@@ -126,51 +126,59 @@ def replay(
 
 
 class ViewCheck:
-    """Compares the stored views with the rows the replay produces, as it produces them.
+    """Compares what the writer stored beside the log (the views, the rule-state snapshot)
+    with what the replay implies, as the replay goes.
 
     Both come in entry order, so the comparison streams: memory holds one
-    entry's rows, however long the log. The ranges of the versions (which
-    version ends where) are checked in SQL at the end.
+    entry's rows, however long the log. The first difference is kept, not
+    raised, so that a forged entry is reported as such (by its signature or
+    by the checkpoint's root) before the views it misled; the versions'
+    ranges are checked in SQL at the end.
     """
 
     def __init__(self, stored: ViewTables, start: int = 0) -> None:
         self.stored = stored
-        self._rows = stored.rows_from(start)
+        self._rows = stored.rows_from(start + 1)
         self._next: tuple[str, str, str, int, str] | None = next(self._rows, None)
+        self._snapshot = stored.snapshot()
+        self.fault: str | None = None
 
-    def _fault(self, problem: str) -> VerificationError:
-        return VerificationError("projections", f"{problem}: the stored views differ from the log; run accord rebuild")
+    def _differ(self, problem: str) -> None:
+        if self.fault is None:
+            self.fault = problem
 
     def __call__(self, before: LedgerState | None, entry: Entry, after: LedgerState) -> None:
         size = entry.index + 1
-        expected = sorted(
-            (row.view, row.id, row.subject, size, canonical_bytes(row.doc).decode("utf-8"))
+        if self._snapshot is not None and self._snapshot[0] == size and to_snapshot(after) != self._snapshot[1]:
+            self._differ(f"the rule-state snapshot at size {size} is not the state the log implies")
+        expected = {
+            (row.view, row.id): (row.view, row.id, row.subject, size, canonical_bytes(row.doc).decode("utf-8"))
             for row in rows_for(before, after, entry, read_statement(entry.statement)[1])
-        )
-        found = []
-        while self._next is not None and self._next[3] == size:
-            found.append(self._next)
+        }
+        found = {}
+        while self._next is not None and self._next[3] <= size:
+            if self._next[3] < size:
+                self._differ(f"row {self._next[0]} {self._next[1]} claims size {self._next[3]}, which no entry wrote")
+            else:
+                found[self._next[:2]] = self._next
             self._next = next(self._rows, None)
-        if self._next is not None and self._next[3] < size:
-            raise self._fault(f"row {self._next[0]} {self._next[1]} claims size {self._next[3]}, which no entry wrote")
         if found != expected:
-            wrote = {row[:2]: row for row in expected}
-            held = {row[:2]: row for row in found}
-            for key in sorted(wrote.keys() | held.keys()):
-                if key not in held:
-                    raise self._fault(f"entry {entry.index} wrote {key[0]} {key[1]}, which the store lacks")
-                if key not in wrote:
-                    raise self._fault(f"the store holds {key[0]} {key[1]} from entry {entry.index}, which that entry did not write")
-                if wrote[key] != held[key]:
-                    raise self._fault(f"{key[0]} {key[1]} as of entry {entry.index} is not what that entry wrote")
+            for key in sorted(expected.keys() | found.keys()):
+                if key not in found:
+                    self._differ(f"entry {entry.index} wrote {key[0]} {key[1]}, which the store lacks")
+                elif key not in expected:
+                    self._differ(f"the store holds {key[0]} {key[1]} from entry {entry.index}, which that entry did not write")
+                elif expected[key] != found[key]:
+                    self._differ(f"{key[0]} {key[1]} as of entry {entry.index} is not what that entry wrote")
 
     def finish(self, size: int) -> None:
-        """After the last entry: no row beyond it, and every version's range in order."""
+        """After the replay held: raise the first difference found, if any."""
         if self._next is not None:
-            raise self._fault(f"row {self._next[0]} {self._next[1]} is from size {self._next[3]}, beyond the {size} entries")
-        fault = self.stored.structure_fault()
-        if fault is not None:
-            raise self._fault(fault)
+            self._differ(f"row {self._next[0]} {self._next[1]} is from size {self._next[3]}, beyond the {size} entries")
+        if self.fault is None:
+            self.fault = self.stored.structure_fault()
+        if self.fault is not None:
+            raise VerificationError("projections", f"{self.fault}: the stored views differ from the log; run accord rebuild")
 
 
 def operator_keys(state: LedgerState | None) -> list[VerifierKey]:

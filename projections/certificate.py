@@ -163,13 +163,16 @@ class _Keys:
     """Which key each actor held from which entry on, as the certificate's entries introduce them."""
 
     def __init__(self) -> None:
-        self.held: dict[str, list[tuple[int, VerifierKey]]] = {}
+        self.held: dict[str, list[tuple[int, VerifierKey, bool]]] = {}
 
-    def add(self, actor: str, key: VerifierKey, index: int) -> None:
-        self.held.setdefault(actor, []).append((index, key))
+    def add(self, actor: str, key: VerifierKey, index: int, proves_itself: bool = False) -> None:
+        """``proves_itself``: the introducing entry is signed by the key it introduces
+        (an accession, a registration), which the log's rules required."""
+        self.held.setdefault(actor, []).append((index, key, proves_itself))
 
-    def before(self, actor: str, index: int) -> list[VerifierKey]:
-        return [key for since, key in self.held.get(actor, []) if since < index]
+    def signing(self, actor: str, index: int) -> list[VerifierKey]:
+        """The keys that may have signed entry ``index``: held from before it, or introduced by it to prove possession."""
+        return [key for since, key, proves in self.held.get(actor, []) if since < index or (since == index and proves)]
 
 
 def _introduce(keys: _Keys, index: int, statement: Statement, statements: Mapping[int, Statement]) -> None:
@@ -181,7 +184,7 @@ def _introduce(keys: _Keys, index: int, statement: Statement, statements: Mappin
         keys.add(statement.actor, VerifierKey.from_text(body["replacement"]), index)
     elif statement.kind == "civil-society.register":
         for text in body["keys"]:
-            keys.add(statement.actor, VerifierKey.from_text(text), index)
+            keys.add(statement.actor, VerifierKey.from_text(text), index, proves_itself=True)
     elif statement.kind == "accession":
         for close_index, close in statements.items():
             if close.kind != "proposal.close" or close.body.get("outcome") != ADOPTED or close_index > index:
@@ -189,7 +192,7 @@ def _introduce(keys: _Keys, index: int, statement: Statement, statements: Mappin
             candidate = statements[_adopted_close(statements, close_index).body["submission"]].body.get("candidate")
             if isinstance(candidate, dict) and candidate.get("id") == statement.actor:
                 for text in candidate["keys"]:
-                    keys.add(statement.actor, VerifierKey.from_text(text), index)
+                    keys.add(statement.actor, VerifierKey.from_text(text), index, proves_itself=True)
     elif statement.kind == "proposal.close" and body.get("outcome") == ADOPTED:
         submitted = statements[_adopted_close(statements, index).body["submission"]].body
         if submitted.get("category") == "key-revocation" and "replacement" in submitted:
@@ -226,7 +229,7 @@ def verify_certificate(text: str, anchor: bytes, witnesses: Sequence[VerifierKey
     opened = None
     for index in sorted(entries):
         _introduce(keys, index, statements[index], statements)
-    for _, key in keys.held.get(OPERATOR, []):
+    for _, key, _ in keys.held.get(OPERATOR, []):
         try:
             opened = open_checkpoint(document["checkpoint"], key)
             break
@@ -237,7 +240,10 @@ def verify_certificate(text: str, anchor: bytes, witnesses: Sequence[VerifierKey
     checkpoint, note = opened
     if checkpoint.origin != origin:
         raise _fail(f"its checkpoint is of origin {checkpoint.origin!r}, the charter of {origin!r}")
-    cosigners = verify_cosignatures(note, witnesses, quorum)
+    try:
+        cosigners = verify_cosignatures(note, witnesses, quorum)
+    except AccordError as error:
+        raise _fail(f"its checkpoint: {error}") from error
     for index, data, proof in listed:
         try:
             verify_inclusion(index, checkpoint.size, entries[index].leaf_hash(), proof, checkpoint.root_hash)
@@ -247,8 +253,11 @@ def verify_certificate(text: str, anchor: bytes, witnesses: Sequence[VerifierKey
         if index == 0:
             continue
         statement = statements[index]
-        held = keys.before(statement.actor, index)
-        if not known_signers(read_statement(entry.statement)[0], held):
+        try:
+            signed = known_signers(read_statement(entry.statement)[0], keys.signing(statement.actor, index))
+        except AccordError as error:
+            raise _fail(f"entry {index} ({statement.kind}): {error}") from error
+        if not signed:
             raise _fail(f"entry {index} ({statement.kind}) is not signed by a key {statement.actor} held before it")
     return _check_decision(decision_id, proposal_id, close_index, statements, entries, checkpoint, cosigners)
 
@@ -265,6 +274,8 @@ def _check_decision(
     close = _adopted_close(statements, close_index)
     if close.body["proposal"] != proposal_id:
         raise _fail(f"entry {close_index} closes {close.body['proposal']}, not {proposal_id}")
+    if close.body.get("decision") != decision_id:
+        raise _fail(f"the close at entry {close_index} creates {close.body.get('decision')}, not {decision_id}")
     proposal_index = close.body["submission"]
     proposal = statements[proposal_index].body
     deadline = parse_time(proposal["deadline"], "deadline")

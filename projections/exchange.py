@@ -11,7 +11,9 @@ the new entries appended, as they are.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import Iterator, Sequence
+from typing import IO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange
 from ledger.note import Note
-from projections.audit import Audit, Judged, Replay, audit
+from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
 from projections.ledger import CHUNK, Ledger
 
 
@@ -59,15 +61,23 @@ def _start(ledger: Ledger, size: int, anchor: bytes | None) -> Replay:
     return Replay(local_anchor, ledger.state_at(size), frontier)
 
 
-def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int) -> Iterator[bytes]:
-    """The bundle's entries past the local copy, once those it shares with it agree byte for byte."""
+def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Iterator[bytes]:
+    """The bundle's entries from the local head up to ``stop``, once those it shares with
+    the local copy agree byte for byte."""
     entries = bundle.entries()
     first = bundle.manifest.first
     shared = itertools.islice(entries, max(0, local_size - first))
-    for index, (theirs, ours) in enumerate(zip(shared, ledger.store.entries(first, local_size)), first):
+    for index, (theirs, ours) in enumerate(zip(shared, ledger.store.entries(first, local_size), strict=False), first):
         if theirs != ours.data:
             raise VerificationError("import", f"bundle contradicts the local copy at entry {index}: nothing was imported")
-    yield from entries
+    yield from itertools.islice(entries, max(0, stop - max(local_size, first)))
+
+
+def _spooled(entries: Iterator[bytes], spool: IO[bytes]) -> Iterator[bytes]:
+    """``entries``, each also written to ``spool``: what is appended is exactly what was verified."""
+    for data in entries:
+        spool.write(data + b"\n")
+        yield data
 
 
 def import_bundle(
@@ -80,8 +90,12 @@ def import_bundle(
     workers: int = 1,
     verifier: str = "openssl",
 ) -> Imported:
-    """Verify a bundle against the local copy, then append what extends it."""
-    with Bundle(path) as bundle:
+    """Verify a bundle against the local copy, then append what extends it, up to its checkpoint.
+
+    The entries verified are kept aside as they are read and appended from
+    there, so a bundle that changes under the import cannot slip anything in.
+    """
+    with Bundle(path) as bundle, tempfile.TemporaryFile() as spool:
         manifest = bundle.manifest
         local = ledger.log.size
         if manifest.first > local:
@@ -89,16 +103,17 @@ def import_bundle(
         start = _start(ledger, local, anchor)
         if start.state is not None and manifest.origin != start.state.origin:
             raise VerificationError("import", f"bundle is of origin {manifest.origin!r}, this ledger of {start.state.origin!r}")
-        if manifest.size < local:
-            raise VerificationError("import", f"bundle ends at entry {manifest.size - 1}, before the {local} entries held here: nothing to import")
-        checked = audit(_agreeing(ledger, bundle, local), start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry, workers=workers, verifier=verifier)
-    appended = 0
-    with Bundle(path) as bundle:
-        fresh = (Entry.from_bytes(data) for data in itertools.islice(bundle.entries(), local - manifest.first, None))
-        while chunk := list(itertools.islice(fresh, CHUNK)):
+        size = checkpoint_size(bundle.checkpoint_note)
+        if size < local:
+            raise VerificationError("import", f"bundle's checkpoint covers {size} entries, fewer than the {local} held here: nothing to import")
+        fresh = _spooled(_agreeing(ledger, bundle, local, size), spool)
+        checked = audit(fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry, workers=workers, verifier=verifier)
+        spool.seek(0)
+        verified = (Entry.from_bytes(line[:-1]) for line in spool)
+        appended = 0
+        while chunk := list(itertools.islice(verified, CHUNK)):
             ledger.log.append_entries(chunk)
             appended += len(chunk)
     ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
     ledger.update_views()
     return Imported(checked, appended)
-
