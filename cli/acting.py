@@ -8,6 +8,17 @@ from typing import Any
 
 import click
 
+from cli.options import (
+    F,
+    Session,
+    key_option,
+    output_path,
+    pass_session,
+    passphrase_env_option,
+    speaker,
+    store_option,
+    write_atomically,
+)
 from domain import commands
 from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint
@@ -17,7 +28,6 @@ from ledger.keys import Signer
 from ledger.note import Note, sign_note
 from ledger.statement import Statement
 from ledger.timefmt import format_time
-from cli.options import F, Session, key_option, pass_session, passphrase_env_option, speaker, store_option, write_atomically
 
 operator_key_option = click.option(
     "--operator-key",
@@ -32,7 +42,9 @@ operator_passphrase_option = click.option(
     metavar="NAME",
     help="Environment variable holding the operator key's passphrase.",
 )
-receipt_option = click.option("--receipt", type=click.Path(dir_okay=False), help="Write the entry's receipt (C2SP tlog-proof) here.")
+receipt_option = click.option(
+    "--receipt", type=click.Path(dir_okay=False), callback=output_path, help="Write the entry's receipt (C2SP tlog-proof) here."
+)
 
 
 def acting(command: F) -> F:
@@ -62,9 +74,11 @@ def submit_note(
     ledger = session.ledger()
     # The operator's key is opened first: a wrong passphrase must refuse before anything is appended.
     operator = None if operator_key is None else session.signer(operator_key, operator_passphrase_env)
+    if operator is not None and ledger.log.size:
+        ledger.check_operator(operator)
     entry = ledger.append([note_text])[0]
     if operator is not None:
-        ledger.log.publish_checkpoint(operator)
+        ledger.publish_checkpoint(operator)
     if receipt is not None:
         latest = ledger.log.latest_checkpoint()
         if latest is None or Checkpoint.from_text(latest.text).size <= entry.index:

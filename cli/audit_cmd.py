@@ -10,14 +10,24 @@ from typing import Any
 
 import click
 
-from cli.options import Session, emit, json_option, pass_session, progress, read_text, store_option, write_atomically
+from cli.options import (
+    Session,
+    emit,
+    json_option,
+    output_path,
+    pass_session,
+    progress,
+    read_text,
+    store_option,
+    write_atomically,
+)
 from ledger.bundle import Bundle
 from ledger.errors import AccordError, VerificationError
-from ledger.keys import COSIGNATURE_V1, ED25519_VERIFIERS, VerifierKey
 from ledger.evidence import build_evidence, check_evidence
+from ledger.keys import COSIGNATURE_V1, ED25519_VERIFIERS, VerifierKey
 from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
-from projections.checking import PARALLEL_FROM
 from projections.certificate import build_certificate, verify_certificate
+from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle
 
 
@@ -96,7 +106,7 @@ def _render(d: dict[str, Any]) -> Iterable[str]:
 @click.option("--bundle", "bundle_path", type=click.Path(exists=True), help="Verify a bundle (file or directory) instead of a store: no database, no network.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False), help="Check against this checkpoint (default: the newest one held).")
 @click.option("--since", "since_file", type=click.Path(exists=True, dir_okay=False), help="Continue from a verification saved with --save-state: only newer entries are checked.")
-@click.option("--save-state", "save_file", type=click.Path(dir_okay=False), help="Save what this run verified, to continue from it with --since.")
+@click.option("--save-state", "save_file", type=click.Path(dir_okay=False), callback=output_path, help="Save what this run verified, to continue from it with --since.")
 @with_witnesses
 @verifier_option
 @store_option
@@ -157,7 +167,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
 
 
 @click.command("export")
-@click.option("--out", required=True, type=click.Path(), help="The bundle: a directory, or a single file ending in .tar.")
+@click.option("--out", required=True, type=click.Path(), callback=output_path, help="The bundle: a directory, or a single file ending in .tar.")
 @click.option("--from", "first", type=click.IntRange(min=0), default=0, show_default=True, help="First entry to include.")
 @store_option
 @pass_session
@@ -213,7 +223,7 @@ def rebuild(session: Session) -> None:
 
 @click.command()
 @click.argument("decision", metavar="D-n")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the certificate.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the certificate.")
 @store_option
 @pass_session
 def certificate(session: Session, decision: str, out: str) -> None:
@@ -270,7 +280,7 @@ def verify_certificate_command(file: str, anchor: str, witnesses: tuple[str, ...
 @click.command()
 @click.argument("first", metavar="CHECKPOINT_A", type=click.Path(exists=True, dir_okay=False))
 @click.argument("second", metavar="CHECKPOINT_B", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the evidence file.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the evidence file.")
 @click.option("--operator", "operator_key", metavar="VKEY", help="The operator's verifier key (default: from the store's charter).")
 @store_option
 @pass_session

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cli.acting import operator_key_option, operator_passphrase_option, submit_note
-from cli.options import Session, pass_session, read_text, store_option, when
+from cli.options import Session, pass_session, read_text, store_option, time_value
 from domain import commands
 from domain.charter import check_categories
 from ledger.errors import MalformedError, StorageError
@@ -58,12 +58,17 @@ def charter_from_toml(text: str, signed_at: str) -> str:
 
 @click.group()
 def charter() -> None:
-    """Draft the charter that founds a ledger."""
+    """Draft the charter that founds a ledger.
+
+    \b
+    Example:
+      accord charter draft charter.toml > charter.note
+    """
 
 
 @charter.command("draft")
 @click.argument("toml_file", metavar="CHARTER.toml", type=click.Path(exists=True, dir_okay=False))
-@click.option("--signed-at", default="+0s", show_default=True, help="When the charter is signed: RFC 3339 or +DURATION from now.")
+@click.option("--signed-at", default="+0s", show_default=True, callback=time_value, help="When the charter is signed: RFC 3339 or +DURATION from now.")
 def draft(toml_file: str, signed_at: str) -> None:
     """Write the unsigned charter statement for a TOML charter on stdout.
 
@@ -72,7 +77,7 @@ def draft(toml_file: str, signed_at: str) -> None:
       accord charter draft charter.toml > charter.note
       accord sign charter.note --key operator.key   # then every founding member
     """
-    click.echo(charter_from_toml(read_text(toml_file), when(signed_at)), nl=False)
+    click.echo(charter_from_toml(read_text(toml_file), signed_at), nl=False)
 
 
 @click.command()

@@ -5,16 +5,25 @@ from __future__ import annotations
 import click
 
 from cli.acting import act, acting
-from cli.options import Session, passphrase, passphrase_env_option
+from cli.options import Session, output_path, passphrase, passphrase_env_option
 from ledger.errors import MalformedError
 from ledger.keys import Signer, VerifierKey, write_key_file
 from ledger.statement import check_actor_id
 
 
+def _actor_id(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_actor_id(value, "--actor")
+        except MalformedError as error:
+            raise click.BadParameter(error.problem) from error
+    return value
+
+
 @click.command()
 @click.option("--origin", required=True, help="The ledger's origin, e.g. accord.example/european-security.")
-@click.option("--actor", help="Your actor id (e.g. de); without it, the operator's key, named after the origin.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the encrypted key file (mode 0600).")
+@click.option("--actor", callback=lambda ctx, param, value: _actor_id(value), help="Your actor id (e.g. de); without it, the operator's key, named after the origin.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the encrypted key file (mode 0600).")
 @passphrase_env_option
 def keygen(origin: str, actor: str | None, out: str, passphrase_env: str) -> None:
     """Make a new Ed25519 key, encrypted at rest; print its verifier key.
@@ -23,16 +32,19 @@ def keygen(origin: str, actor: str | None, out: str, passphrase_env: str) -> Non
     Example:
       accord keygen --origin accord.example/european-security --actor de --out de.key
     """
-    if actor is not None:
-        check_actor_id(actor, "--actor")
     signer = Signer.generate(origin if actor is None else f"{origin}/{actor}")
-    write_key_file(out, signer, passphrase(passphrase_env, confirm=True))
+    write_key_file(out, signer, passphrase(passphrase_env, confirm=True, key_file=out))
     click.echo(signer.verifier_key().to_text())
 
 
 @click.group()
 def key() -> None:
-    """Add or revoke your own keys on the ledger."""
+    """Add or revoke your own keys on the ledger.
+
+    \b
+    Example:
+      accord key add --key de.key --new-key de-2027.key
+    """
 
 
 def _key_text(value: str) -> str:

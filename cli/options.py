@@ -104,16 +104,48 @@ passphrase_env_option = click.option(
 )
 
 
-def passphrase(variable: str, *, confirm: bool = False) -> bytes:
+def passphrase(variable: str, *, confirm: bool = False, key_file: str = "the key file") -> bytes:
     """The passphrase from ``$variable``, or asked for on the terminal (never echoed)."""
     value = os.environ.get(variable)
     if value is None:
-        value = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+        value = click.prompt(f"Passphrase for {key_file}", hide_input=True, confirmation_prompt=confirm, err=True)
     return value.encode("utf-8")
 
 
 def load_signer(key_file: str, passphrase_env: str) -> Signer:
-    return read_key_file(key_file, passphrase(passphrase_env))
+    return read_key_file(key_file, passphrase(passphrase_env, key_file=key_file))
+
+
+def output_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option naming a file to write: its directory must exist, checked before any work is done."""
+    if value is not None and value != "-":
+        directory = Path(value).parent
+        if not directory.is_dir():
+            raise MalformedError(f"--{param.name}", f"no directory {str(directory)!r} to write {value!r} into")
+    return value
+
+
+def time_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option holding a time: RFC 3339 UTC, or relative to now (``+7d``)."""
+    if value is None:
+        return None
+    try:
+        return when(value)
+    except MalformedError as error:
+        raise click.BadParameter(f"want RFC 3339 UTC like 2026-11-24T12:00:00Z or +DURATION like +7d, got {value!r}") from error
+
+
+def json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    """An option holding a JSON object."""
+    if value is None:
+        return None
+    try:
+        document = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error.msg} at char {error.pos}") from error
+    if not isinstance(document, dict):
+        raise click.BadParameter(f"want a JSON object, got {type(document).__name__}")
+    return document
 
 
 def speaker(signer: Signer, origin: str) -> str:

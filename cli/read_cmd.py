@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from cli.options import F, Session, as_of_option, emit, json_option, pass_session, store_option
+from cli.options import (
+    F,
+    Session,
+    as_of_option,
+    emit,
+    json_option,
+    pass_session,
+    store_option,
+)
 from ledger.errors import StorageError
 from projections.queries import View
 
@@ -39,7 +47,8 @@ def status(session: Session, as_json: bool, as_of: int | None) -> None:
     """
     view = _view(session, as_of)
     document = {"kind": "status", **view.status()}
-    latest = session.ledger().log.latest_checkpoint()
+    log = session.ledger().log
+    latest = log.latest_checkpoint() if as_of is None else log.checkpoint_within(view.size)
     document["checkpoint"] = None if latest is None else latest.to_text()
 
     def render(d: dict[str, Any]) -> Iterable[str]:
@@ -205,10 +214,8 @@ def show(session: Session, as_json: bool, as_of: int | None, item_id: str) -> No
 @click.command()
 @click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True, help="First entry.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many entries.")
-@store_option
-@json_option
-@pass_session
-def log(session: Session, as_json: bool, start: int, limit: int | None) -> None:
+@reading
+def log(session: Session, as_json: bool, as_of: int | None, start: int, limit: int | None) -> None:
     """The entries themselves: index, logged_at and the signed statement exactly as logged.
 
     \b
@@ -216,7 +223,8 @@ def log(session: Session, as_json: bool, start: int, limit: int | None) -> None:
       accord log --from 10 --limit 5 --json
     """
     ledger = session.ledger()
-    stop = None if limit is None else start + limit
+    size = ledger.log.size if as_of is None else _view(session, as_of).size
+    stop = size if limit is None else min(size, start + limit)
     entries = [{"index": e.index, "logged_at": e.logged_at, "statement": e.statement} for e in ledger.entries(start, stop)]
 
     def render(d: dict[str, Any]) -> Iterable[str]:
@@ -224,7 +232,7 @@ def log(session: Session, as_json: bool, start: int, limit: int | None) -> None:
             yield f"--- entry {entry['index']}, logged at {entry['logged_at']}"
             yield entry["statement"].rstrip("\n")
 
-    emit({"kind": "log", "size": ledger.log.size, "entries": entries}, as_json, render)
+    emit({"kind": "log", "size": size, "entries": entries}, as_json, render)
 
 
 COMMANDS = [status, members, proposals, decisions, appeals, show, log]

@@ -17,7 +17,18 @@ from cli.acting import (
     submit_note,
     write_or_print,
 )
-from cli.options import Session, key_option, load_signer, pass_session, passphrase_env_option, read_text, store_option, when
+from cli.options import (
+    Session,
+    json_object,
+    key_option,
+    load_signer,
+    output_path,
+    pass_session,
+    passphrase_env_option,
+    read_text,
+    store_option,
+    time_value,
+)
 from domain import commands
 from domain.rules import check_statement_kinds, read_statement
 from ledger.errors import MalformedError
@@ -40,10 +51,10 @@ def _field(text: str) -> tuple[str, Any]:
 @click.option("--origin", required=True, help="The ledger's origin.")
 @click.option("--actor", required=True, help="Who speaks (your actor id).")
 @click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A body field; VALUE is JSON if it parses, else text.")
-@click.option("--body", "body_json", metavar="JSON", help="The whole body as a JSON object.")
-@click.option("--signed-at", default="+0s", show_default=True, help="RFC 3339, or +DURATION from now.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_json: str | None, signed_at: str, out: str | None) -> None:
+@click.option("--body", "body_json", metavar="JSON", callback=json_object, help="The whole body as a JSON object.")
+@click.option("--signed-at", default="+0s", show_default=True, callback=time_value, help="RFC 3339, or +DURATION from now.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=output_path, help="Write here instead of stdout.")
+def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_json: dict[str, Any] | None, signed_at: str, out: str | None) -> None:
     """Write an unsigned statement of KIND, to sign with 'accord sign' (no ledger needed).
 
     \b
@@ -53,16 +64,9 @@ def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_js
       accord sign vote.json --key de.key
       accord submit vote.json            # on a machine with the ledger
     """
-    body: dict[str, Any] = {}
-    if body_json is not None:
-        try:
-            body = json.loads(body_json)
-        except json.JSONDecodeError as error:
-            raise MalformedError("--body", f"not JSON: {error.msg}") from error
-        if not isinstance(body, dict):
-            raise MalformedError("--body", "must be a JSON object")
+    body: dict[str, Any] = dict(body_json or {})
     body.update(_field(text) for text in fields)
-    statement = commands.statement(origin, kind, actor, when(signed_at), body)
+    statement = commands.statement(origin, kind, actor, signed_at, body)
     write_or_print(out, statement.to_text())
 
 
@@ -70,7 +74,7 @@ def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_js
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @key_option
 @passphrase_env_option
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the signed note here ('-': stdout) instead of back to FILE.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=output_path, help="Write the signed note here ('-': stdout) instead of back to FILE.")
 def sign(file: str, key_file: str, passphrase_env: str, out: str | None) -> None:
     """Add your signature to a statement or charter in FILE; works with no ledger present.
 
@@ -93,7 +97,7 @@ def sign(file: str, key_file: str, passphrase_env: str, out: str | None) -> None
 @store_option
 @operator_key_option
 @operator_passphrase_option
-@click.option("--receipt", type=click.Path(dir_okay=False), help="Where to write the receipt (default: FILE.proof).")
+@click.option("--receipt", type=click.Path(dir_okay=False), callback=output_path, help="Where to write the receipt (default: FILE.proof).")
 @pass_session
 def submit(session: Session, file: str, operator_key: str | None, operator_passphrase_env: str, receipt: str | None) -> None:
     """Append the signed statement in FILE and write its receipt (a C2SP tlog-proof).
@@ -118,13 +122,13 @@ def _done(entry_index: int, what: str) -> None:
 @click.option("--title", required=True)
 @click.option("--text", help="The proposal's text.")
 @click.option("--text-file", type=click.Path(exists=True, dir_okay=False), help="Read the text from a file.")
-@click.option("--deadline", required=True, help="RFC 3339 or relative: +7d.")
+@click.option("--deadline", required=True, callback=time_value, help="RFC 3339 or relative: +7d.")
 @click.option("--concerned", multiple=True, metavar="ID", help="A concerned member (repeatable).")
 @click.option("--ref", "references", multiple=True, metavar="ID", help="A referenced appeal, decision or proposal.")
-@click.option("--effect", metavar="JSON", help="The category's own fields, e.g. '{\"subject\": \"by\"}' or a candidate.")
+@click.option("--effect", metavar="JSON", callback=json_object, help="The category's own fields, e.g. '{\"subject\": \"by\"}' or a candidate.")
 @acting
 def propose(session: Session, key_file: str, passphrase_env: str, category: str, title: str, text: str | None, text_file: str | None,
-            deadline: str, concerned: tuple[str, ...], references: tuple[str, ...], effect: str | None, **submit: Any) -> None:
+            deadline: str, concerned: tuple[str, ...], references: tuple[str, ...], effect: dict[str, Any] | None, **submit: Any) -> None:
     """Submit a proposal; prints its id (P-n).
 
     \b
@@ -133,19 +137,13 @@ def propose(session: Session, key_file: str, passphrase_env: str, category: str,
     """
     if (text is None) == (text_file is None):
         raise click.UsageError("give exactly one of --text and --text-file")
-    body: dict[str, Any] = {"category": category, "title": title, "text": text if text is not None else read_text(str(text_file)), "deadline": when(deadline)}
+    body: dict[str, Any] = {"category": category, "title": title, "text": text if text is not None else read_text(str(text_file)), "deadline": deadline}
     if concerned:
         body["concerned"] = list(concerned)
     if references:
         body["references"] = list(references)
     if effect:
-        try:
-            extra = json.loads(effect)
-        except json.JSONDecodeError as error:
-            raise MalformedError("--effect", f"not JSON: {error.msg}") from error
-        if not isinstance(extra, dict):
-            raise MalformedError("--effect", "must be a JSON object")
-        body.update(extra)
+        body.update(effect)
     _, state = act(session, key_file, passphrase_env, "proposal.submit", body, **submit)
     click.echo(f"P-{state.proposals}")
 
@@ -243,7 +241,12 @@ def say(session: Session, key_file: str, passphrase_env: str, text: str, about: 
 
 @click.group()
 def appeal() -> None:
-    """Civil society's appeals: file, acknowledge, answer."""
+    """Civil society's appeals: file, acknowledge, answer.
+
+    \b
+    Example:
+      accord appeal file --title "Border crossings" --text "..." --concerned pl --key etuc.key
+    """
 
 
 @appeal.command("file")
@@ -288,7 +291,12 @@ appeal.command("answer")(_respond("appeal.answer", "answered"))
 
 @click.group()
 def membership() -> None:
-    """Your own membership: suspend, resume, withdraw."""
+    """Your own membership: suspend, resume, withdraw.
+
+    \b
+    Example:
+      accord membership suspend --reason "Elections at home" --key ua.key
+    """
 
 
 def _membership(kind: str, verb: str, example: str) -> Callable[..., None]:

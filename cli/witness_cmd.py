@@ -11,14 +11,16 @@ from cli.acting import founded, write_or_print
 from cli.options import (
     Session,
     key_option,
+    output_path,
     pass_session,
     passphrase_env_option,
     store_option,
     write_atomically,
 )
 from domain.state import MEMBER, OBSERVER
-from ledger.checkpoint import cosign as cosign_checkpoint, open_checkpoint
-from ledger.errors import ProofError, SignatureError
+from ledger.checkpoint import cosign as cosign_checkpoint
+from ledger.checkpoint import open_checkpoint
+from ledger.errors import MalformedError, ProofError, SignatureError
 from ledger.merkle import verify_consistency
 from projections.audit import operator_keys
 
@@ -40,17 +42,29 @@ def checkpoint(session: Session, publish: bool, operator_key: str | None, operat
     if publish:
         if operator_key is None:
             raise click.UsageError("--sign needs --operator-key (or ACCORD_OPERATOR_KEY)")
-        log.publish_checkpoint(session.signer(operator_key, operator_passphrase_env))
+        session.ledger().publish_checkpoint(session.signer(operator_key, operator_passphrase_env))
     latest = log.latest_checkpoint()
     if latest is None:
         raise ProofError("checkpoint", "none published yet: the operator signs one with accord checkpoint --sign")
     click.echo(latest.to_text(), nl=False)
 
 
+def _cosigned_before(memory: Path) -> tuple[int, bytes]:
+    """(size, root) of the checkpoint this witness cosigned last, from its state file."""
+    try:
+        before = json.loads(memory.read_text(encoding="utf-8"))
+        size, root = int(before["size"]), bytes.fromhex(before["root"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise MalformedError("cosign", f"witness state {memory} is unreadable ({type(error).__name__}): repair or remove it") from error
+    if size < 1 or len(root) != 32:
+        raise MalformedError("cosign", f"witness state {memory} holds no checkpoint (size {size}, root of {len(root)} bytes)")
+    return size, root
+
+
 @click.command()
 @key_option
 @passphrase_env_option
-@click.option("--state", "state_file", type=click.Path(dir_okay=False), help="What this witness cosigned last (default: KEYFILE.witness).")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), callback=output_path, help="What this witness cosigned last (default: KEYFILE.witness).")
 @store_option
 @pass_session
 def cosign(session: Session, key_file: str, passphrase_env: str, state_file: str | None) -> None:
@@ -81,14 +95,11 @@ def cosign(session: Session, key_file: str, passphrase_env: str, state_file: str
         raise SignatureError("cosign", "the latest checkpoint is not signed by the operator")
     memory = Path(state_file or f"{key_file}.witness")
     if memory.exists():
-        before = json.loads(memory.read_text(encoding="utf-8"))
-        size, root = before["size"], bytes.fromhex(before["root"])
+        size, root = _cosigned_before(memory)
         if current.size < size:
             raise ProofError("cosign", f"checkpoint of size {current.size} is older than the size {size} cosigned before")
-        proof = log.consistency_proof(size, current.size) if size else []
         try:
-            if size:
-                verify_consistency(size, current.size, root, current.root_hash, proof)
+            verify_consistency(size, current.size, root, current.root_hash, log.consistency_proof(size, current.size))
         except ProofError as error:
             raise ProofError("cosign", f"checkpoint of size {current.size} is not consistent with size {size} cosigned before: {error.problem}") from error
     line = cosign_checkpoint(latest, signer, log.clock())
@@ -112,7 +123,7 @@ def _entry_index(session: Session, item: str) -> int:
 
 @click.command()
 @click.argument("item", metavar="INDEX|ID")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the proof here instead of stdout.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=output_path, help="Write the proof here instead of stdout.")
 @store_option
 @pass_session
 def prove(session: Session, item: str, out: str | None) -> None:

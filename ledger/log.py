@@ -169,6 +169,14 @@ class Log:
         latest = self.store.latest_checkpoint()
         return None if latest is None else Note.from_text(latest[1])
 
+    def checkpoint_within(self, size: int) -> Note | None:
+        """The newest stored checkpoint of at most ``size`` entries (for views as of an earlier entry)."""
+        for _, text in self.store.checkpoints():
+            note = Note.from_text(text)
+            if Checkpoint.from_text(note.text).size <= size:
+                return note
+        return None
+
     def publish_checkpoint(self, operator: Signer) -> Note:
         """Sign and store a checkpoint of the current head, named for the operator's key.
 

@@ -211,6 +211,17 @@ class Store:
             return None
         return events[0].originator_version, bytes(events[0].state).decode("utf-8")
 
+    def checkpoints(self, page: int = 100) -> Iterator[tuple[int, str]]:
+        """(sequence number, note text) of every stored checkpoint, newest first."""
+        below: int | None = None
+        while True:
+            events = self._select(CHECKPOINT_STREAM, desc=True, limit=page, **({} if below is None else {"lte": below - 1}))
+            for event in events:
+                yield event.originator_version, bytes(event.state).decode("utf-8")
+            if len(events) < page:
+                return
+            below = events[-1].originator_version
+
     def add_checkpoint(self, sequence: int, note_text: str) -> None:
         """Store a checkpoint note as number ``sequence``; AppendConflict if taken."""
         self._insert(

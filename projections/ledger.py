@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from domain.charter import OPERATOR
 from domain.rules import apply, assume_verified, read_statement
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
 from ledger.entry import Entry
-from ledger.errors import MalformedError, StorageError
+from ledger.errors import MalformedError, SignatureError, StorageError
+from ledger.keys import Signer
 from ledger.log import Log, LogHead, wall_clock
+from ledger.note import Note
 from ledger.store import Store
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
@@ -117,6 +120,18 @@ class Ledger:
         if state is None or state.size // SNAPSHOT_EVERY == start // SNAPSHOT_EVERY:
             return None
         return state.size, to_snapshot(state)
+
+    def check_operator(self, signer: Signer) -> None:
+        """Refuse a key that is not a valid key of this ledger's operator (before it signs anything)."""
+        state = self.state()
+        keys = [] if state is None or OPERATOR not in state.actors else state.actors[OPERATOR].valid_keys()
+        if signer.verifier_key() not in keys:
+            raise SignatureError("checkpoint", f"{signer.verifier_key().label} is not a valid key of this ledger's operator")
+
+    def publish_checkpoint(self, operator: Signer) -> Note:
+        """Sign and store a checkpoint of the head with the operator's key, and no other."""
+        self.check_operator(operator)
+        return self.log.publish_checkpoint(operator)
 
     # The read models.
 
