@@ -39,6 +39,7 @@ def charter(
     categories: Mapping[str, Category] | None = None,
     withdrawal_notice: str | None = None,
     signed_at_skew: str | None = None,
+    nonce: str | None = None,
 ) -> Statement:
     """The unsigned charter; the operator and every founding member sign it."""
     body: dict[str, Any] = {"name": name, "operator": operator.to_text(), "members": [dict(m) for m in members]}
@@ -50,10 +51,10 @@ def charter(
         body["withdrawal_notice"] = withdrawal_notice
     if signed_at_skew is not None:
         body["signed_at_skew"] = signed_at_skew
-    return statement(origin, "charter", OPERATOR, signed_at, body)
+    return statement(origin, "charter", OPERATOR, signed_at, body, nonce)
 
 
-def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now: int) -> Statement:
+def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now: int, nonce: str | None = None) -> Statement:
     """Close ``proposal_id`` with the outcome and tally the rules will compute at time ``now``.
 
     ``now`` must be the ``logged_at`` the entry will get (judged by the log's clock).
@@ -64,7 +65,7 @@ def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now:
     body: dict[str, Any] = {"proposal": proposal_id, "submission": proposal.submitted, "outcome": result, "tally": counted.to_json()}
     if result == ADOPTED:
         body["decision"] = f"D-{state.decisions + 1}"
-    return statement(state.origin, "proposal.close", actor, signed_at, body)
+    return statement(state.origin, "proposal.close", actor, signed_at, body, nonce)
 
 
 def not_yet_voted(state: LedgerState, proposal_id: str, now: int) -> list[str]:

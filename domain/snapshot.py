@@ -104,10 +104,12 @@ def to_snapshot(state: LedgerState) -> bytes:
                 "withdrawal_notice": settings.withdrawal_notice,
                 "signed_at_skew": settings.signed_at_skew,
             },
-            "actors": [_actor(actor) for actor in state.actors.values()],
-            "open_proposals": [_proposal(p) for p in state.open_proposals.values()],
+            # Sorted: a persistent map's iteration order depends on how it was built.
+            "actors": [_actor(state.actors[key]) for key in sorted(state.actors)],
+            "open_proposals": [_proposal(state.open_proposals[key]) for key in sorted(state.open_proposals)],
             "admissions": [
-                {"proposal": a.proposal, "decision": a.decision, "candidate": dict(a.candidate)} for a in state.admissions.values()
+                {"proposal": a.proposal, "decision": a.decision, "candidate": dict(a.candidate)}
+                for a in (state.admissions[key] for key in sorted(state.admissions))
             ],
             "counts": [state.proposals, state.decisions, state.appeals],
             "nonces": dict(state.nonces),

@@ -636,3 +636,4 @@ def test_snapshot_round_trips_the_whole_state(council: Scenario) -> None:
     data = to_snapshot(council.state)
     assert from_snapshot(data) == council.state
     assert to_snapshot(from_snapshot(data)) == data
+
