@@ -150,8 +150,8 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
         total = ledger.log.size - start
         with counting(total, "verifying") as tick:
 
-            def judged(before: Any, entry: Any, after: Any) -> None:
-                views(before, entry, after)
+            def judged(before: Any, entry: Any, after: Any, statement: Any) -> None:
+                views(before, entry, after, statement)
                 tick()
 
             entries = (stored.data for stored in ledger.store.entries(start))

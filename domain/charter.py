@@ -9,6 +9,7 @@ of ``signed_at``. Durations are written ``<n><unit>`` with unit s, m, h, d, w.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,10 +33,16 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 def parse_duration(text: object, field: str) -> int:
     """Seconds in a duration such as ``90d``, ``12h`` or ``0s``."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if match is None:
+    seconds = _seconds(text) if isinstance(text, str) else None
+    if seconds is None:
         raise MalformedError(field, f"want a duration like 14d, 12h or 0s, got {text!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return seconds
+
+
+@lru_cache(maxsize=256)
+def _seconds(text: str) -> int | None:
+    match = _DURATION.match(text)
+    return None if match is None else int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 @dataclass(frozen=True)

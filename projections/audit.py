@@ -19,16 +19,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from domain.charter import OPERATOR
-from domain.rules import apply, read_statement
+from domain.rules import apply
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
-from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange, verify_consistency
 from ledger.note import Note
+from ledger.statement import Statement
 from projections.checking import RegistryFollower, checked_entries
 from projections.tables import ViewTables
 from projections.views import rows_for
@@ -78,8 +78,8 @@ class Replay:
             raise MalformedError("since", f"saved verification is malformed: {error}") from error
 
 
-Judged = Callable[[LedgerState | None, Entry, LedgerState], None]
-"""Told of every entry that holds: the state before it, the entry, the state after."""
+Judged = Callable[[LedgerState | None, Entry, LedgerState, Statement], None]
+"""Told of every entry that holds: the state before it, the entry, the state after, its statement."""
 
 
 def replay(
@@ -121,7 +121,7 @@ def replay(
         if done.size in wanted:
             done.roots[done.size] = done.frontier.root()
         if on_entry is not None:
-            on_entry(before, checked.entry, done.state)
+            on_entry(before, checked.entry, done.state, checked.statement)
     return done
 
 
@@ -147,20 +147,19 @@ class ViewCheck:
         if self.fault is None:
             self.fault = problem
 
-    def __call__(self, before: LedgerState | None, entry: Entry, after: LedgerState) -> None:
+    def __call__(self, before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
         size = entry.index + 1
         if self._snapshot is not None and self._snapshot[0] == size and to_snapshot(after) != self._snapshot[1]:
             self._differ(f"the rule-state snapshot at size {size} is not the state the log implies")
-        expected = {
-            (row.view, row.id): (row.view, row.id, row.subject, size, canonical_bytes(row.doc).decode("utf-8"))
-            for row in rows_for(before, after, entry, read_statement(entry.statement)[1])
-        }
+        # Documents are compared as values: the text the store keeps them in is not what is signed.
+        expected = {(row.view, row.id): (row.subject, row.doc) for row in rows_for(before, after, entry, statement)}
         found = {}
         while self._next is not None and self._next[3] <= size:
-            if self._next[3] < size:
-                self._differ(f"row {self._next[0]} {self._next[1]} claims size {self._next[3]}, which no entry wrote")
+            view, doc_id, subject, valid_from, doc = self._next
+            if valid_from < size:
+                self._differ(f"row {view} {doc_id} claims size {valid_from}, which no entry wrote")
             else:
-                found[self._next[:2]] = self._next
+                found[(view, doc_id)] = (subject, json.loads(doc))
             self._next = next(self._rows, None)
         if found != expected:
             for key in sorted(expected.keys() | found.keys()):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,28 @@ class RegistryFollower:
         return self._registry
 
 
+_INTRODUCING = re.compile(rb'\\"kind\\":\\"(?:charter|key\.add|key\.revoke|civil-society\.register|proposal\.submit)\\"')
+_VERIFIER_KEY = re.compile(rb'([^\s+"\\]+)\+([0-9a-f]{8})\+(A[A-Za-z0-9+/]{43})')
+
+
+def announced_keys(data: bytes) -> list[VerifierKey]:
+    """Verifier keys that entry bytes name, if the entry is of a kind that introduces keys.
+
+    Read before the fold reaches the entry, so that workers can be told of a
+    key from the chunk after the one that introduced it. Telling them of a
+    key changes nothing but speed: the fold still decides which keys count.
+    """
+    if not _INTRODUCING.search(data):
+        return []
+    found = []
+    for match in _VERIFIER_KEY.finditer(data):
+        try:
+            found.append(VerifierKey.from_text(match.group(0).decode("ascii")))
+        except (AccordError, UnicodeDecodeError):
+            continue
+    return found
+
+
 def checked_entries(
     entries: Iterable[bytes],
     first: int,
@@ -157,15 +180,25 @@ def checked_entries(
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: deque[concurrent.futures.Future[list[Checked]]] = deque()
+        announced: dict[tuple[str, bytes], list[bytes]] = {}
         position = first
         exhausted = False
         while True:
             while not exhausted and len(pending) < count * WINDOW:
-                chunk = [data for _, data in zip(range(CHUNK), source)]
+                chunk = [data for _, data in zip(range(CHUNK), source, strict=False)]
                 if not chunk:
                     exhausted = True
                     break
-                pending.append(pool.submit(check_chunk, position, chunk, registry(), verifier))
+                for data in chunk:
+                    for key in announced_keys(data):
+                        publics = announced.setdefault((key.name, key.key_id), [])
+                        if key.public not in publics:
+                            publics.append(key.public)
+                known = registry()
+                told = dict(known) if announced else known
+                for label, publics in announced.items():
+                    told[label] = [*known.get(label, ()), *(p for p in publics if p not in known.get(label, ()))]
+                pending.append(pool.submit(check_chunk, position, chunk, told, verifier))
                 position += len(chunk)
             if not pending:
                 return

@@ -250,7 +250,7 @@ def test_import_appends_exactly_the_entries_it_verified(history: History, local:
     changed = list(history.entries)
     changed[target] = with_forged_body(changed[target], text="The appeal is dismissed.")
 
-    def change_the_bundle(_before: object, entry: Entry, _after: object) -> None:
+    def change_the_bundle(_before: object, entry: Entry, _after: object, _statement: object) -> None:
         if entry.index == history.size - 1:
             (bundle / "entries").write_bytes(b"".join(data + b"\n" for data in changed))
 
