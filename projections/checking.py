@@ -20,7 +20,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from domain.rules import read_statement
 from domain.state import LedgerState
@@ -28,7 +28,7 @@ from ledger.entry import Entry
 from ledger.errors import AccordError, SignatureError
 from ledger.keys import VerifierKey, ed25519_holds, ed25519_verifier
 from ledger.merkle import leaf_hash
-from ledger.note import Note
+from ledger.note import Note, NoteSignature
 from ledger.statement import Statement
 
 CHUNK = 256
@@ -41,8 +41,7 @@ Registry = Mapping[tuple[str, bytes], Sequence[bytes]]
 """Public keys by (key name, key id)."""
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """An entry checked without rule state: parsed, hashed, its signature lines tried."""
 
     index: int
@@ -93,9 +92,47 @@ def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[byte
     return Checked(index, entry, note, statement, leaf, tuple(tried))
 
 
-def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "openssl") -> list[Checked]:
+def _rebuilt(model: type[Any], /, **fields: Any) -> Any:
+    """An instance of a frozen model whose fields a worker has already validated, without validating them again."""
+    instance = object.__new__(model)
+    instance.__dict__.update(fields)
+    return instance
+
+
+def _shipped(checked: Checked) -> tuple[Any, ...]:
+    """A checked entry as plain values: unpickling dataclasses costs the fold ~20 us an entry, this ~3."""
+    entry, note, statement = checked.entry, checked.note, checked.statement
+    if entry is None or note is None or statement is None:
+        return (checked.index, checked.leaf, checked.tried, checked.error, None)
+    fields = (
+        entry.logged_at,
+        entry.statement,
+        note.text,
+        tuple((line.name, line.key_id, line.signature) for line in note.signatures),
+        (statement.origin, statement.kind, statement.actor, statement.signed_at, statement.nonce, statement.body),
+    )
+    return (checked.index, checked.leaf, checked.tried, None, fields)
+
+
+def _received(shipped: tuple[Any, ...]) -> Checked:
+    index, leaf, tried, error, fields = shipped
+    if fields is None:
+        return Checked(index, None, None, None, leaf, tried, error)
+    logged_at, statement_text, note_text, lines, (origin, kind, actor, signed_at, nonce, body) = fields
+    return Checked(
+        index,
+        _rebuilt(Entry, index=index, logged_at=logged_at, statement=statement_text),
+        _rebuilt(Note, text=note_text, signatures=tuple(_rebuilt(NoteSignature, name=n, key_id=k, signature=s) for n, k, s in lines)),
+        _rebuilt(Statement, origin=origin, kind=kind, actor=actor, signed_at=signed_at, nonce=nonce, body=body),
+        leaf,
+        tried,
+    )
+
+
+def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "openssl") -> list[tuple[Any, ...]]:
+    """A worker's job: check a chunk of entries, shipped back as plain values."""
     holds = ed25519_verifier(verifier)
-    return [check_one(index, data, registry, holds) for index, data in enumerate(chunk, first)]
+    return [_shipped(check_one(index, data, registry, holds)) for index, data in enumerate(chunk, first)]
 
 
 def registry_of(state: LedgerState | None) -> dict[tuple[str, bytes], list[bytes]]:
@@ -179,7 +216,7 @@ def checked_entries(
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        pending: deque[concurrent.futures.Future[list[Checked]]] = deque()
+        pending: deque[concurrent.futures.Future[list[tuple[Any, ...]]]] = deque()
         announced: dict[tuple[str, bytes], list[bytes]] = {}
         position = first
         exhausted = False
@@ -202,4 +239,5 @@ def checked_entries(
                 position += len(chunk)
             if not pending:
                 return
-            yield from pending.popleft().result()
+            for shipped in pending.popleft().result():
+                yield _received(shipped)
