@@ -762,7 +762,8 @@ def apply(
     if handler is None:
         raise RuleViolation("statement.kind", f"unknown statement kind {kind!r}", kind=kind, field="kind")
     skew = state.settings.signed_at_skew_seconds
-    if abs(statement.signed_at_seconds - now) > skew:
+    signed_at = statement.signed_at_seconds
+    if abs(signed_at - now) > skew:
         raise RuleViolation(
             "statement.signed-at-skew",
             f"signed_at {statement.signed_at} is more than {state.settings.signed_at_skew} from logged_at {entry.logged_at}",
@@ -772,7 +773,7 @@ def apply(
     if statement.nonce in state.nonces:
         raise RuleViolation("statement.duplicate", f"the log already holds a statement with nonce {statement.nonce}", kind=kind, field="nonce")
     after = handler(Context(state, entry, note, statement, verify))
-    return evolve(after, size=state.size + 1, logged_at=now).remember_nonce(statement.nonce, statement.signed_at_seconds)
+    return after.after_entry(now, statement.nonce, signed_at)
 
 
 def fold(entries: Iterable[Entry], state: LedgerState | None = None, verify: Verify = known_signers) -> LedgerState | None:

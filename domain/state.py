@@ -158,15 +158,20 @@ class LedgerState:
     def with_actor(self, actor: Actor) -> LedgerState:
         return evolve(self, actors=self.actors.set(actor.id, actor))
 
-    def remember_nonce(self, nonce: str, signed_at: int) -> LedgerState:
-        """This state knowing ``nonce``, forgetting those no replay could reuse any more."""
+    def after_entry(self, logged_at: int, nonce: str, signed_at: int) -> LedgerState:
+        """This state one entry on: its size and time advanced, its nonce remembered (one copy, not three)."""
+        return self.remember_nonce(nonce, signed_at, size=self.size + 1, logged_at=logged_at)
+
+    def remember_nonce(self, nonce: str, signed_at: int, **changes: Any) -> LedgerState:
+        """This state knowing ``nonce`` (and ``changes``), forgetting nonces no replay could reuse any more."""
+        logged_at = changes.get("logged_at", self.logged_at)
         day = signed_at // DAY
         nonces = self.nonces.set(nonce, signed_at)
         days = self.nonce_days.set(day, self.nonce_days.get(day, Map()).set(nonce, signed_at))
         oldest = min(days)
         # A nonce signed on day d can only pass the skew check until
         # (d + 1) * DAY + horizon; after that a replay is refused anyway.
-        while (oldest + 1) * DAY + self.nonce_horizon < self.logged_at:
+        while (oldest + 1) * DAY + self.nonce_horizon < logged_at:
             with nonces.mutate() as forgetting:
                 for old in days[oldest]:
                     del forgetting[old]
@@ -175,4 +180,4 @@ class LedgerState:
             if not days:
                 break
             oldest = min(days)
-        return evolve(self, nonces=nonces, nonce_days=days)
+        return evolve(self, nonces=nonces, nonce_days=days, **changes)
