@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from domain.charter import OPERATOR, Category
-from domain.rules import apply
+from domain.rules import apply, read_statement
 from domain.state import ACTIVE, SUSPENDED, WITHDRAWN
 from ledger.entry import Entry
 from ledger.errors import MalformedError, RuleViolation, SignatureError
 from ledger.note import sign_note
+from ledger.statement import Statement
 from ledger.timefmt import format_time
 from tests.domain.scenario import DAY, ORIGIN, Scenario, new_signer
 
@@ -637,3 +638,125 @@ def test_snapshot_round_trips_the_whole_state(council: Scenario) -> None:
     assert from_snapshot(data) == council.state
     assert to_snapshot(from_snapshot(data)) == data
 
+
+
+# The remaining refusals, one test each.
+
+
+def test_adding_a_key_already_held_is_refused(council: Scenario) -> None:
+    key = council.keys["pl"]
+    error = council.refused("pl", "key.add", {"key": key.verifier_key().to_text()}, signers=[key])
+    assert isinstance(error, RuleViolation) and error.rule == "key.already-held"
+    assert str(error) == f"key.add: pl already holds key {key.verifier_key().label}"
+
+
+def test_revoking_a_key_not_held_is_refused(council: Scenario) -> None:
+    stranger = new_signer("pl", 7).verifier_key()
+    error = council.refused("pl", "key.revoke", {"key": stranger.to_text()})
+    assert isinstance(error, RuleViolation) and error.rule == "key.not-valid"
+    assert str(error) == f"key.revoke: {stranger.label} is not a valid key of pl"
+
+
+def _admission(council: Scenario, candidate: str = "md") -> dict[str, object]:
+    return {"id": candidate, "name": "Moldova", "role": "member", "keys": [new_signer(candidate).verifier_key().to_text()]}
+
+
+def test_second_admission_of_the_same_candidate_is_refused_while_one_is_open(council: Scenario) -> None:
+    council.propose(category="admission", candidate=_admission(council))
+    body = {"category": "admission", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "candidate": _admission(council)}
+    error = council.refused("fr", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "admission.pending"
+    assert str(error) == "proposal.submit: an admission of md is already open or awaits accession"
+
+
+def test_accession_naming_another_proposal_is_refused(council: Scenario) -> None:
+    proposal = council.propose(category="admission", candidate=_admission(council))
+    council.after_deadline(proposal)
+    council.close(proposal)
+    council.keys["md"] = new_signer("md")
+    error = council.refused("md", "accession", {"proposal": "P-9"})
+    assert isinstance(error, RuleViolation) and error.rule == "accession.wrong-proposal"
+    assert str(error) == f"accession: proposal got 'P-9', want '{proposal}'"
+
+
+def test_suspension_of_an_observer_is_refused(council: Scenario) -> None:
+    body = {"category": "suspension", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "subject": "in"}
+    error = council.refused("de", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "suspension.subject"
+    assert str(error) == "proposal.submit: in is not a member of this ledger"
+
+
+def test_lifting_a_suspension_nobody_decided_is_refused(council: Scenario) -> None:
+    body = {"category": "suspension", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "subject": "by", "lift": True}
+    error = council.refused("de", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "suspension.not-suspended"
+    assert str(error) == "proposal.submit: by is not suspended by a decision"
+
+
+def test_suspending_a_member_suspended_by_decision_again_is_refused(council: Scenario) -> None:
+    proposal = council.propose(category="suspension", subject="by", concerned=["by"])
+    council.after_deadline(proposal)
+    council.close(proposal)
+    body = {"category": "suspension", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "subject": "by"}
+    error = council.refused("de", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "suspension.already-suspended"
+    assert str(error) == "proposal.submit: by is suspended by D-1 already"
+
+
+def test_proposal_naming_a_non_member_as_concerned_is_refused(council: Scenario) -> None:
+    body = {"category": "violation-finding", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "concerned": ["in"]}
+    error = council.refused("de", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "proposal.concerned-unknown"
+    assert str(error) == "proposal.submit: concerned in is not a member"
+
+
+def test_proposal_that_would_leave_no_electorate_is_refused() -> None:
+    council = Scenario(members=("de", "fr"))
+    body = {"category": "violation-finding", "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "concerned": ["de", "fr"]}
+    error = council.refused("de", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == "proposal.no-electorate"
+    assert str(error) == "proposal.submit: no active member would be left to decide"
+
+
+def test_close_that_names_the_wrong_decision_number_is_refused(council: Scenario) -> None:
+    proposal = council.propose()
+    council.after_deadline(proposal)
+    tally = {"approve": 0, "object": 0, "abstain": 0, "silent": 6}
+    body = {"proposal": proposal, "submission": 1, "outcome": "adopted", "tally": tally, "decision": "D-7"}
+    error = council.refused(OPERATOR, "proposal.close", body)
+    assert isinstance(error, RuleViolation) and error.rule == "proposal.close-decision"
+    assert str(error) == "proposal.close: decision got 'D-7', want 'D-1'"
+
+
+def test_appeal_naming_an_unknown_actor_is_refused(council: Scenario) -> None:
+    register_union(council)
+    error = council.refused("etuc", "appeal.file", {"title": "t", "text": "t", "concerned": ["zz"], "urgency": "low"})
+    assert isinstance(error, RuleViolation) and error.rule == "appeal.concerned-unknown"
+    assert str(error) == "appeal.file: concerned zz is not an actor of this ledger"
+
+
+def test_charter_signed_as_another_actor_than_the_operator_is_refused() -> None:
+    council = Scenario()
+    charter = read_statement(council.entries[0].statement)[1]
+    fields = charter.to_json()
+    fields.pop("v")
+    fields["actor"] = "de"
+    forged = Statement(**fields)
+    note = sign_note(forged.to_text(), council.keys[OPERATOR], *(council.keys[m] for m in MEMBERS))
+    with pytest.raises(RuleViolation) as raised:
+        apply(None, Entry(0, council.entries[0].logged_at, note.to_text()))
+    assert raised.value.rule == "charter.actor"
+    assert str(raised.value) == "charter: actor got 'de', want 'operator'"
+
+
+def test_charter_with_a_founder_listed_twice_is_refused() -> None:
+    council = Scenario()
+    charter = read_statement(council.entries[0].statement)[1]
+    fields = charter.to_json()
+    fields.pop("v")
+    fields["body"] = {**charter.body, "members": [*charter.body["members"], charter.body["members"][0]]}
+    note = sign_note(Statement(**fields).to_text(), council.keys[OPERATOR], *(council.keys[m] for m in MEMBERS))
+    with pytest.raises(RuleViolation) as raised:
+        apply(None, Entry(0, council.entries[0].logged_at, note.to_text()))
+    assert raised.value.rule == "charter.invalid"
+    assert str(raised.value) == "charter: actor id 'de' is reserved or listed twice"
