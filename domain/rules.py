@@ -308,7 +308,7 @@ def _accede(ctx: Context) -> LedgerState:
 def _register(ctx: Context) -> LedgerState:
     ctx.fields({"name", "kind", "countries", "keys"})
     actor_id = ctx.statement.actor
-    if actor_id in ctx.state.actors or actor_id == OPERATOR:
+    if actor_id in ctx.state.actors or actor_id == OPERATOR or _admission_pending(ctx.state, actor_id):
         raise ctx.violation("civil-society.id-taken", f"actor id {actor_id} is taken", "actor")
     name = ctx.text("name")
     organization_kind = ctx.choice("kind", CIVIL_SOCIETY_KINDS)
@@ -319,6 +319,7 @@ def _register(ctx: Context) -> LedgerState:
     if not isinstance(listed, list) or not listed:
         raise ctx.violation("statement.body", "keys must list at least one verifier key", "body.keys")
     keys = [ctx.key("keys", actor_id, text) for text in listed]
+    _distinct_keys(ctx, keys, "body.keys")
     _require_every_signature(ctx, keys)
     actor = Actor(
         id=actor_id,
@@ -329,6 +330,11 @@ def _register(ctx: Context) -> LedgerState:
         details={"kind": organization_kind, "countries": tuple(countries)},
     )
     return ctx.state.with_actor(actor)
+
+
+def _distinct_keys(ctx: Context, keys: Sequence[VerifierKey], field: str) -> None:
+    if len({key.key_id for key in keys}) != len(keys):
+        raise ctx.violation("statement.body", "a key is listed twice", field)
 
 
 def _require_every_signature(ctx: Context, keys: Sequence[VerifierKey]) -> None:
@@ -363,7 +369,7 @@ def _revoke(actor: Actor, key: VerifierKey, replacement: VerifierKey | None, ind
 def _check_revocation(ctx: Context, actor: Actor, key: VerifierKey, replacement: VerifierKey | None) -> None:
     if key not in actor.valid_keys():
         raise ctx.violation("key.not-valid", f"{key.label} is not a valid key of {actor.id}", "body.key")
-    if replacement is None and actor.valid_keys() == [key]:
+    if replacement is None and set(actor.valid_keys()) == {key}:
         raise ctx.violation("key.last-key", f"{key.label} is the last valid key of {actor.id}; name a replacement", "body.key")
     if replacement is not None and any(r.key.key_id == replacement.key_id for r in actor.keys):
         raise ctx.violation("key.already-held", f"{actor.id} already holds key {replacement.label}", "body.replacement")
@@ -384,6 +390,13 @@ def _revoke_key(ctx: Context) -> LedgerState:
 # Proposals and procedures (SPEC 5.3).
 
 
+def _admission_pending(state: LedgerState, candidate_id: str) -> bool:
+    """Whether an admission of ``candidate_id`` is open or adopted and awaiting accession."""
+    return candidate_id in state.admissions or any(
+        p.effect.get("candidate", {}).get("id") == candidate_id for p in state.open_proposals.values()
+    )
+
+
 def _check_effect(ctx: Context, category: str) -> dict[str, Any]:
     """The category's own fields, checked against the state at submission."""
     state = ctx.state
@@ -397,10 +410,7 @@ def _check_effect(ctx: Context, category: str) -> dict[str, Any]:
             raise ctx.violation("admission.already-admitted", f"{candidate_id} is already an actor of this ledger", "body.candidate.id")
         if existing is not None and existing.role == CIVIL_SOCIETY:
             raise ctx.violation("admission.already-admitted", f"{candidate_id} is a civil-society organization", "body.candidate.id")
-        pending = candidate_id in state.admissions or any(
-            p.effect.get("candidate", {}).get("id") == candidate_id for p in state.open_proposals.values()
-        )
-        if pending:
+        if _admission_pending(state, candidate_id):
             raise ctx.violation("admission.pending", f"an admission of {candidate_id} is already open or awaits accession", "body.candidate.id")
         if candidate["role"] not in (MEMBER, OBSERVER):
             raise ctx.violation("statement.body", f"candidate role got {candidate['role']!r}, want member or observer", "body.candidate.role")
@@ -408,8 +418,7 @@ def _check_effect(ctx: Context, category: str) -> dict[str, Any]:
             raise ctx.violation("statement.body", "candidate name must be a non-empty string", "body.candidate.name")
         if not isinstance(candidate["keys"], list) or not candidate["keys"]:
             raise ctx.violation("statement.body", "candidate keys must list at least one verifier key", "body.candidate.keys")
-        for text in candidate["keys"]:
-            ctx.key("candidate.keys", candidate_id, text)
+        _distinct_keys(ctx, [ctx.key("candidate.keys", candidate_id, text) for text in candidate["keys"]], "body.candidate.keys")
         affiliations = candidate.get("affiliations", [])
         if not isinstance(affiliations, list) or not all(isinstance(a, str) and a for a in affiliations):
             raise ctx.violation("statement.body", "candidate affiliations must be a list of names", "body.candidate.affiliations")
@@ -557,7 +566,7 @@ def _close(ctx: Context) -> LedgerState:
     result = outcome(proposal.procedure, counted)
     if ctx.body["outcome"] != result:
         raise ctx.violation("proposal.close-outcome", f"outcome of {proposal.id} got {ctx.body['outcome']!r}, want {result!r}", "body.outcome")
-    if ctx.body["tally"] != counted.to_json():
+    if not _same_tally(ctx.body["tally"], counted.to_json()):
         raise ctx.violation("proposal.close-tally", f"tally of {proposal.id} got {_tally_text(ctx.body['tally'])}, want {_tally_text(counted.to_json())}", "body.tally")
     decision = f"D-{ctx.state.decisions + 1}" if result == ADOPTED else None
     if ctx.body.get("decision") != decision:
@@ -568,6 +577,15 @@ def _close(ctx: Context) -> LedgerState:
     if decision is None:
         return state
     return _take_effect(evolve(state, decisions=state.decisions + 1), proposal, decision, ctx.index, ctx.now)
+
+
+def _same_tally(given: object, counted: Mapping[str, int]) -> bool:
+    """Equal counts, as whole numbers: JSON true is not 1 here, though Python's == says it is."""
+    return (
+        isinstance(given, dict)
+        and given.keys() == counted.keys()
+        and all(type(given[name]) is int and given[name] == count for name, count in counted.items())
+    )
 
 
 def _tally_text(counts: object) -> str:
@@ -593,14 +611,16 @@ def _take_effect(state: LedgerState, proposal: Proposal, decision: str, index: i
     subject = state.actors.get(effect.get("subject", ""))
     if subject is None or subject.standing(now) not in PRESENT:
         return state
-    if proposal.category == "observer-revocation":
+    if proposal.category == "observer-revocation" and subject.role == OBSERVER:
         return state.with_actor(evolve(subject, revoked_by=decision))
-    if proposal.category == "suspension":
+    if proposal.category == "suspension" and subject.role == MEMBER:
         return state.with_actor(evolve(subject, suspended_by=None if effect["lift"] else decision))
     if proposal.category == "key-revocation":
         key = VerifierKey.from_text(effect["key"])
         replacement = VerifierKey.from_text(effect["replacement"]) if "replacement" in effect else None
-        if key not in subject.valid_keys() or (replacement is None and subject.valid_keys() == [key]):
+        if replacement is not None and any(record.key.key_id == replacement.key_id for record in subject.keys):
+            replacement = None  # the subject holds (or held and revoked) it already: never add it twice or revive it
+        if key not in subject.valid_keys() or (replacement is None and set(subject.valid_keys()) == {key}):
             return state
         return state.with_actor(_revoke(subject, key, replacement, index))
     return state
@@ -772,6 +792,13 @@ def apply(
         )
     if statement.nonce in state.nonces:
         raise RuleViolation("statement.duplicate", f"the log already holds a statement with nonce {statement.nonce}", kind=kind, field="nonce")
+    if signed_at < state.nonce_floor:
+        raise RuleViolation(
+            "statement.too-old",
+            f"signed_at {statement.signed_at} is before {format_time(state.nonce_floor)}, from which on the log can still tell a replay",
+            kind=kind,
+            field="signed_at",
+        )
     after = handler(Context(state, entry, note, statement, verify))
     return after.after_entry(now, statement.nonce, signed_at)
 

@@ -114,6 +114,7 @@ def to_snapshot(state: LedgerState) -> bytes:
             "counts": [state.proposals, state.decisions, state.appeals],
             "nonces": dict(state.nonces),
             "nonce_horizon": state.nonce_horizon,
+            "nonce_floor": state.nonce_floor,
         }
     )
 
@@ -147,4 +148,5 @@ def from_snapshot(data: bytes) -> LedgerState:
         nonces=Map(nonces),
         nonce_days=Map({day: Map(members) for day, members in days.items()}),
         nonce_horizon=doc["nonce_horizon"],
+        nonce_floor=doc["nonce_floor"],
     )

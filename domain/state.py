@@ -9,6 +9,7 @@ and replaying the log streams in constant memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ APPROVE, OBJECT, ABSTAIN = "approve", "object", "abstain"
 POSITIONS = (APPROVE, OBJECT, ABSTAIN)
 
 DAY = 86_400
+_REFERENCE = re.compile(r"[PDA]-[1-9][0-9]{0,15}\Z")
+"""How proposals, decisions and appeals are named: ASCII digits only, no leading zero."""
 T = TypeVar("T")
 
 
@@ -139,6 +142,9 @@ class LedgerState:
     """The same nonces by day of ``signed_at``, to forget them a day at a time."""
     nonce_horizon: int = 0
     """The largest skew ever allowed: a nonce is kept while a replay could pass it."""
+    nonce_floor: int = 0
+    """Every nonce signed from this time on is remembered; a statement signed earlier cannot be
+    checked for replay any more, and is refused even if the skew (widened since) would allow it."""
 
     @property
     def origin(self) -> str:
@@ -149,11 +155,10 @@ class LedgerState:
 
     def exists(self, reference: str) -> bool:
         """Whether ``P-n``, ``D-n`` or ``A-n`` names something already on the log."""
-        prefix, _, number = reference.partition("-")
-        counts = {"P": self.proposals, "D": self.decisions, "A": self.appeals}
-        if prefix not in counts or not number.isdigit() or number.startswith("0"):
+        if not isinstance(reference, str) or not _REFERENCE.match(reference):
             return False
-        return 1 <= int(number) <= counts[prefix]
+        counts = {"P": self.proposals, "D": self.decisions, "A": self.appeals}
+        return int(reference[2:]) <= counts[reference[0]]
 
     def with_actor(self, actor: Actor) -> LedgerState:
         return evolve(self, actors=self.actors.set(actor.id, actor))
@@ -171,13 +176,15 @@ class LedgerState:
         oldest = min(days)
         # A nonce signed on day d can only pass the skew check until
         # (d + 1) * DAY + horizon; after that a replay is refused anyway.
+        floor = self.nonce_floor
         while (oldest + 1) * DAY + self.nonce_horizon < logged_at:
             with nonces.mutate() as forgetting:
                 for old in days[oldest]:
                     del forgetting[old]
                 nonces = forgetting.finish()
             days = days.delete(oldest)
+            floor = max(floor, (oldest + 1) * DAY)
             if not days:
                 break
             oldest = min(days)
-        return evolve(self, nonces=nonces, nonce_days=days, **changes)
+        return evolve(self, nonces=nonces, nonce_days=days, nonce_floor=floor, **changes)
