@@ -5,23 +5,35 @@ very events Accord stored (entry bytes and Merkle node hashes), read back and
 inserted into a fresh database through ``recorder.insert_events`` in
 transactions of the same sizes. The ratio accord/raw is then what Accord
 adds on top of its storage: reading the head, building and serializing
-entries, hashing the tree, the rule check (accept-all here).
+entries, hashing the tree, and the rule check: accept-all for ``Log.append``,
+the organization's rules and the views for ``Ledger.append``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import cycle, islice
 
 from eventsourcing.persistence import StoredEvent
 
+from domain import commands
+from domain.state import ACTIVE, LedgerState
 from ledger.log import Log
-from ledger.store import LOG_STREAM
+from ledger.note import sign_note
+from ledger.store import LOG_STREAM, Store
+from ledger.timefmt import format_time
+from projections.ledger import Ledger
 
-from bench.context import Bench
+from bench.context import Bench, MeasurementFailed
+from bench.ledgers import SyntheticLedger, copy_ledger, small_ledger
 from bench.report import Figure
 from bench.statements import signed_statements
+from bench.synthetic import MEMBERS, ORIGIN, signer
 from bench.timing import seconds
+
+CHECKED_FLOOR = 0.5
+"""Issue #6: an append through every check at least half the raw insert rate."""
 
 RAW_BASELINE = "raw eventsourcing insert_events, same bytes, same transactions"
 
@@ -93,3 +105,113 @@ def _append_figure(bench: Bench, name: str, batches: Sequence[Sequence[str]]) ->
             "raw_seconds": round(raw_seconds, 3),
         },
     )
+
+
+@dataclass(frozen=True)
+class CheckedAppends:
+    """What :func:`measure_checked_appends` found: the two rates and how they were made."""
+
+    accord_rate: float
+    raw_rate: float
+    parameters: dict[str, int | float | str]
+
+
+def append_checked_one_per_transaction(bench: Bench) -> Figure:
+    """Statements appended one per ``Ledger.append`` call through every check, onto a founded SQLite ledger.
+
+    What the writer does for each member's statement: read the head, judge
+    the statement by the rules at that head (its Ed25519 signature
+    verified, the actor's key, standing, nonce and time checked), store the
+    entry with its Merkle nodes in one transaction, then write the views'
+    rows in a second. The ledger is a copy of the synthetic one's first
+    10^3 entries; the statements are ``statement.make`` by members, signed
+    beforehand. Goal: at least half the raw insert rate of the same bytes.
+    """
+    source = small_ledger(bench, bench.sizes.reads_baseline_entries)
+    found = sqlite_checked_appends(bench)
+    return Figure(
+        name="append.sqlite.checked-one-per-tx",
+        value=found.accord_rate,
+        unit="appends/s",
+        about=f"Ledger.append of signed statements, one per call, through the rules and views, onto {source.size:,} entries, SQLite file",
+        baseline=found.raw_rate,
+        baseline_about="raw eventsourcing insert_events, same bytes, one per transaction",
+        ratio_floor=CHECKED_FLOOR,
+        parameters=found.parameters,
+    )
+
+
+def sqlite_checked_appends(bench: Bench) -> CheckedAppends:
+    """:func:`measure_checked_appends` on SQLite files, once per run."""
+
+    def measure() -> CheckedAppends:
+        source = small_ledger(bench, bench.sizes.reads_baseline_entries)
+        label = f"checked-{source.size}"
+        return measure_checked_appends(bench, source, bench.open_store(f"accord-{label}"), bench.open_store(f"raw-{label}"))
+
+    return bench.fixture("checked-appends-sqlite", measure)
+
+
+def measure_checked_appends(bench: Bench, source: SyntheticLedger, store: Store, raw_store: Store) -> CheckedAppends:
+    """Copy ``source`` into ``store``, then time ``Ledger.append`` of new statements one per call against the raw insert.
+
+    ``store`` and ``raw_store`` must be empty; the raw baseline inserts the
+    event ``store`` holds for each new entry into ``raw_store``, one per
+    transaction, right after the append that stored it.
+    """
+    count = bench.sizes.checked_appends
+    copy_ledger(source, store, source.size, bench)
+    head = Ledger(store).log.entry(source.size - 1).logged_at_seconds
+    # The clock stands still just after the copied head: every statement is
+    # signed at that time, so none is refused for its skew, whatever today's date.
+    at = head + 60
+    ledger = Ledger(store, clock=lambda: at)
+    state = ledger.state()
+    notes = member_statements(state, count, format_time(at))
+
+    bench.progress(f"append through the checks: {count:,} statements, one per Ledger.append, each then inserted raw")
+    # Each append is followed by the raw insert of the event it stored, so
+    # that a burst of load on the machine (or the disk) falls on both rates.
+    recorder = raw_store.recorder
+    accord_seconds = raw_seconds = 0.0
+    events: list[StoredEvent] = []
+    for index, note in enumerate(notes, source.size):
+        accord_seconds += seconds(lambda: ledger.append([note]))
+        stored = store.recorder.select_events(LOG_STREAM, gt=index - 1, lte=index, limit=1)
+        raw_seconds += seconds(lambda: recorder.insert_events(stored))
+        events.extend(stored)
+    if len(events) != count or ledger.views.position() != source.size + count:
+        raise MeasurementFailed(f"checked appends: {len(events)} entries and views at {ledger.views.position()}, want {count} after {source.size}")
+    return CheckedAppends(
+        accord_rate=count / accord_seconds,
+        raw_rate=count / raw_seconds,
+        parameters={
+            "entries": count,
+            "ledger_entries": source.size,
+            "per_transaction": 1,
+            "stored_bytes_mean": round(sum(len(event.state) for event in events) / count),
+            "accord_seconds": round(accord_seconds, 3),
+            "raw_seconds": round(raw_seconds, 3),
+        },
+    )
+
+
+def member_statements(state: LedgerState | None, count: int, signed_at: str) -> list[str]:
+    """``count`` signed ``statement.make`` notes, in turn by every active member still holding its first key.
+
+    Each has a fresh nonce, so each is a new statement the rules accept at ``signed_at``.
+    """
+    if state is None:
+        raise AssertionError("member statements on an empty ledger")
+    speakers = []
+    for member in MEMBERS:
+        actor = state.actor(member)
+        if actor is not None and actor.standing(state.logged_at) == ACTIVE and signer(member).verifier_key() in actor.valid_keys():
+            speakers.append(member)
+    notes = []
+    for number in range(count):
+        member = speakers[number % len(speakers)]
+        body = {"text": f"Statement {number} of the delegation on the situation, for the record.", "about": "P-1"}
+        statement = commands.statement(ORIGIN, "statement.make", member, signed_at, body)
+        notes.append(sign_note(statement.to_text(), signer(member)).to_text())
+    return notes

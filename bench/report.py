@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import secrets
 import sqlite3
 import tempfile
@@ -14,7 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
+"""2: figures may carry ``ratio_floor`` and ``within_goal``; a skipped figure is ``{"name", "skipped"}``,
+a failed one ``{"name", "failed"}``."""
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,10 @@ class Figure:
     """One measured number.
 
     ``baseline`` is the comparable number measured in the same run (what it
-    is: ``baseline_about``), and ``ratio`` is ``value / baseline``. When
-    ``ratio_limit`` is set, a ratio above it is a failed run: the figure
-    exists to hold a promise (``proof.*``: O(log n)).
+    is: ``baseline_about``), and ``ratio`` is ``value / baseline``. A figure
+    that holds a promise carries it as a goal on the ratio: ``ratio_limit``
+    for "at most" (``proof.*``: O(log n)), ``ratio_floor`` for "at least"
+    (a full verify against the raw Ed25519 rate). A missed goal fails the run.
     """
 
     name: str
@@ -34,6 +38,7 @@ class Figure:
     baseline: float | None = None
     baseline_about: str | None = None
     ratio_limit: float | None = None
+    ratio_floor: float | None = None
     parameters: Mapping[str, int | float | str] = field(default_factory=dict)
 
     @property
@@ -41,9 +46,30 @@ class Figure:
         return None if self.baseline is None or self.baseline == 0 else self.value / self.baseline
 
     @property
+    def goal(self) -> str | None:
+        """The goal as the table shows it: ``<= 3`` or ``>= 1.6``; None without one."""
+        if self.ratio_limit is not None:
+            return f"<= {format_number(self.ratio_limit)}"
+        if self.ratio_floor is not None:
+            return f">= {format_number(self.ratio_floor)}"
+        return None
+
+    @property
     def within_limit(self) -> bool:
+        """Whether the ratio meets the goal (a figure without a goal, or without a ratio, always does)."""
         ratio = self.ratio
-        return self.ratio_limit is None or ratio is None or ratio <= self.ratio_limit
+        if ratio is None:
+            return True
+        if self.ratio_limit is not None and ratio > self.ratio_limit:
+            return False
+        return self.ratio_floor is None or ratio >= self.ratio_floor
+
+    def miss(self) -> str | None:
+        """One line saying how the goal was missed, or None when it was met."""
+        if self.within_limit or self.ratio is None:
+            return None
+        side = "over its limit" if self.ratio_limit is not None and self.ratio > self.ratio_limit else "under its floor"
+        return f"{self.name}: ratio {format_number(self.ratio)} is {side} (goal {self.goal}): {format_number(self.value)} {self.unit} against {format_number(self.baseline)}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,8 +81,36 @@ class Figure:
             "baseline_about": self.baseline_about,
             "ratio": self.ratio,
             "ratio_limit": self.ratio_limit,
+            "ratio_floor": self.ratio_floor,
+            "within_goal": self.within_limit,
             "parameters": dict(self.parameters),
         }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A figure this run could not measure, and why (no PostgreSQL server named, say)."""
+
+    name: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "skipped": self.reason}
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A figure whose measurement failed (the command measured exited 1, say): the run fails too."""
+
+    name: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "failed": self.reason}
+
+
+Outcome = Figure | Skipped | Failed
+"""What a figure function returns (Failed: what the run records when it raised MeasurementFailed)."""
 
 
 def machine() -> dict[str, Any]:
@@ -77,7 +131,37 @@ def machine() -> dict[str, Any]:
         "tempdir": tempfile.gettempdir(),
         # One-entry-per-transaction appends wait for fsync: the disk matters.
         "tempdir_filesystem": _filesystem_of(tempfile.gettempdir()),
+        # Wall-clock figures share the CPUs with whatever else runs: say how busy they were.
+        "load_average": load_average(),
     }
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """(seconds all CPUs were busy since boot, CPU seconds of this process and the children it waited for).
+
+    Their change over a run says how much CPU time other processes took
+    meanwhile. None where /proc/stat is not there (not Linux).
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    own = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+    return busy, own
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (runnable processes), or [] where unknown."""
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
 
 
 def _cpu_model() -> str:
@@ -118,7 +202,7 @@ def _filesystem_of(path: str) -> str:
     return kind
 
 
-def results_document(figures: Sequence[Figure], machine_info: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+def results_document(figures: Sequence[Outcome], machine_info: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """The versioned JSON document written to ``bench/results.json``."""
     return {
         "version": RESULTS_VERSION,
@@ -154,15 +238,20 @@ def format_number(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def render_table(figures: Sequence[Figure]) -> str:
-    """A plain-text table: one row per figure, the baseline described in the last column."""
-    header = ("figure", "value", "unit", "baseline", "ratio", "baseline is")
+def render_table(figures: Sequence[Outcome]) -> str:
+    """A plain-text table: one row per figure, the baseline described in the last column.
+
+    The ratio column shows the goal beside the ratio, with ``ok`` or ``MISSED``.
+    """
+    header = ("figure", "value", "unit", "baseline", "ratio (goal)", "baseline is")
     rows = [header]
     for figure in figures:
+        if isinstance(figure, (Skipped, Failed)):
+            rows.append((figure.name, "-", "", "-", "skipped" if isinstance(figure, Skipped) else "FAILED", figure.reason[:120]))
+            continue
         ratio = format_number(figure.ratio)
-        if figure.ratio_limit is not None and figure.ratio is not None:
-            verdict = "<=" if figure.within_limit else "OVER"
-            ratio = f"{ratio} ({verdict} {format_number(figure.ratio_limit)})"
+        if figure.goal is not None and figure.ratio is not None:
+            ratio = f"{ratio} ({figure.goal} {'ok' if figure.within_limit else 'MISSED'})"
         rows.append(
             (
                 figure.name,

@@ -58,3 +58,20 @@ def paired_medians(first: Callable[[int], object], second: Callable[[int], objec
                 work(sample)
                 times.append(time.perf_counter_ns() - start)
     return statistics.median(first_times) / 1000, statistics.median(second_times) / 1000
+
+
+def paired_rates(first: Callable[[], int], second: Callable[[], int], rounds: int) -> tuple[float, float]:
+    """Median rates (items done / seconds) of ``first()`` and of ``second()`` over ``rounds`` rounds each.
+
+    The two alternate round by round, as in :func:`paired_medians`, so that
+    load from elsewhere on the machine falls on both rates, not on one.
+    """
+    first_rates: list[float] = []
+    second_rates: list[float] = []
+    with collector_paused():
+        for _ in range(rounds):
+            for work, rates in ((first, first_rates), (second, second_rates)):
+                start = time.perf_counter()
+                done = work()
+                rates.append(done / (time.perf_counter() - start))
+    return statistics.median(first_rates), statistics.median(second_rates)
