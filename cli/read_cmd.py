@@ -134,9 +134,7 @@ def decisions(session: Session, as_json: bool, as_of: int | None, last: int | No
       accord decisions --last 10
     """
     view = _view(session, as_of)
-    register = view.decisions()
-    if last is not None:
-        register = register[-last:]
+    register = view.decisions(last)
 
     def render(d: dict[str, Any]) -> Iterable[str]:
         if not d["decisions"]:

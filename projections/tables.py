@@ -165,14 +165,32 @@ class ViewTables:
             row = cursor.fetchone()
         return None if row is None else dict(json.loads(row["doc"]))
 
-    def documents(self, view: str, size: int, subject: str | None = None) -> list[dict[str, Any]]:
-        """Every document of ``view`` (about ``subject``, if given) valid at log size ``size``."""
+    def documents(self, view: str, size: int, subject: str | None = None, last: int | None = None) -> list[dict[str, Any]]:
+        """Every document of ``view`` (about ``subject``, if given) valid at log size ``size``,
+        in the order they were written; with ``last``, only the last that many (one indexed query)."""
         where, params = f"view = ? AND {_LIVE}", [view, size, size]
         if subject is not None:
             where, params = f"subject = ? AND {where}", [subject, *params]
+        order, limit = ("DESC", f" LIMIT {int(last)}") if last is not None else ("ASC", "")
         with self.db.transaction(commit=False) as cursor:
-            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from, id"), params)
-            return [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
+            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from {order}, id {order}{limit}"), params)
+            found = [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
+        return found[::-1] if last is not None else found
+
+    def documents_about(self, view: str, size: int, subjects: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The documents of ``view`` about each of ``subjects``, valid at size ``size``: one query for all."""
+        about: dict[str, list[dict[str, Any]]] = {subject: [] for subject in subjects}
+        if not subjects:
+            return about
+        marks = ", ".join("?" for _ in subjects)
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.db.sql(f"SELECT subject, doc FROM {{t}}accord_rows WHERE subject IN ({marks}) AND view = ? AND {_LIVE} ORDER BY valid_from, id"),
+                [*subjects, view, size, size],
+            )
+            for row in cursor.fetchall():
+                about[row["subject"]].append(dict(json.loads(row["doc"])))
+        return about
 
     def current(self, view: str, subject: str | None = None) -> list[dict[str, Any]]:
         """Every current document of ``view``: the index on (view, valid_to) answers it."""

@@ -231,3 +231,19 @@ def test_snapshot_bytes_do_not_depend_on_the_process_that_wrote_them() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+def test_last_decisions_are_the_tail_of_the_register_with_their_attachments(council: Council) -> None:
+    for _ in range(3):
+        proposal = council.propose()
+        council.clock.now += 7 * DAY
+        council.close(proposal)
+    council.say("by", "decision.attach", {"decision": "D-2", "type": "reservation", "text": "Reserved."})
+    council.say("in", "statement.make", {"text": "Noted.", "about": "D-3"})
+    view = View(council.ledger)
+    register = view.decisions()
+    assert [d["id"] for d in register] == ["D-1", "D-2", "D-3"]
+    assert view.decisions(2) == register[1:]
+    assert [a["actor"] for a in register[1]["attachments"]] == ["by"] and [s["actor"] for s in register[2]["statements"]] == ["in"]
+    assert [d["id"] for d in View(council.ledger, as_of=2).decisions(5)] == ["D-1"]
+    assert View(council.ledger, as_of=1).decisions(5) == []
