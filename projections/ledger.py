@@ -23,6 +23,7 @@ from ledger.errors import MalformedError, SignatureError, StorageError
 from ledger.keys import Signer
 from ledger.log import Log, LogHead, wall_clock
 from ledger.note import Note
+from ledger.statement import Statement
 from ledger.store import Store
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
@@ -39,7 +40,7 @@ class Ledger:
         self.log = Log(store, clock)
         self.views = ViewTables(Database(store))
         self._state: LedgerState | None = None
-        self._pending: list[tuple[LedgerState | None, Entry, LedgerState]] = []
+        self._pending: list[tuple[LedgerState | None, Entry, LedgerState, Statement]] = []
 
     @classmethod
     def open(cls, url: str | None, clock: Callable[[], int] = wall_clock) -> Ledger:
@@ -94,8 +95,9 @@ class Ledger:
         state = self.state_at(head.size)
         self._pending = []
         for entry in entries:
-            after = apply(state, entry)
-            self._pending.append((state, entry, after))
+            parsed = read_statement(entry.statement)
+            after = apply(state, entry, parsed=parsed)
+            self._pending.append((state, entry, after, parsed[1]))
             state = after
 
     def append(self, statements: Sequence[str]) -> list[Entry]:
@@ -107,12 +109,11 @@ class Ledger:
         judged, self._pending = self._pending, []
         self._state = judged[-1][2]
         # The rows follow from the states the check computed: no entry is judged twice.
-        changes = [(entry.index, rows_for(before, after, entry, read_statement(entry.statement)[1])) for before, entry, after in judged]
+        changes = [(entry.index, rows_for(before, after, entry, statement)) for before, entry, after, statement in judged]
         try:
             self.views.advance(entries[0].index, changes, self._snapshot_due(entries[0].index, self._state))
         except StalePosition:
-            pass  # behind (or moved on by another writer): catch up below
-        self.update_views()
+            self.update_views()  # behind, or moved on by another writer: catch up
         return entries
 
     @staticmethod
