@@ -11,12 +11,15 @@ the new entries appended, as they are.
 from __future__ import annotations
 
 import itertools
+import pickle
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import IO
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from domain.snapshot import to_snapshot
+from domain.state import LedgerState
 from ledger.bundle import Bundle, Manifest, write_bundle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
@@ -24,8 +27,11 @@ from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange
 from ledger.note import Note
+from ledger.statement import Statement
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
 from projections.ledger import CHUNK, Ledger
+from projections.tables import StalePosition
+from projections.views import rows_for
 
 
 def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
@@ -93,9 +99,12 @@ def import_bundle(
     """Verify a bundle against the local copy, then append what extends it, up to its checkpoint.
 
     The entries verified are kept aside as they are read and appended from
-    there, so a bundle that changes under the import cannot slip anything in.
+    there, so a bundle that changes under the import cannot slip anything in;
+    the rows of the views are made by the verifying fold and written with
+    them, so no entry is judged twice.
     """
-    with Bundle(path) as bundle, tempfile.TemporaryFile() as spool:
+    ledger.update_views()
+    with Bundle(path) as bundle, tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as rows:
         manifest = bundle.manifest
         local = ledger.log.size
         if manifest.first > local:
@@ -106,14 +115,31 @@ def import_bundle(
         size = checkpoint_size(bundle.checkpoint_note)
         if size < local:
             raise VerificationError("import", f"bundle's checkpoint covers {size} entries, fewer than the {local} held here: nothing to import")
+
+        def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
+            pickle.dump(rows_for(before, after, entry, statement), rows)
+            if on_entry is not None:
+                on_entry(before, entry, after, statement)
+
         fresh = _spooled(_agreeing(ledger, bundle, local, size), spool)
-        checked = audit(fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=on_entry, workers=workers, verifier=verifier)
+        checked = audit(fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=judged, workers=workers, verifier=verifier)
         spool.seek(0)
+        rows.seek(0)
         verified = (Entry.from_bytes(line[:-1]) for line in spool)
-        appended = 0
+        appended, views_kept_up = 0, True
         while chunk := list(itertools.islice(verified, CHUNK)):
             ledger.log.append_entries(chunk)
+            changes = [(entry.index, pickle.load(rows)) for entry in chunk]
             appended += len(chunk)
+            last = appended == checked.replay.size - local
+            final = checked.replay.state
+            snapshot = (final.size, to_snapshot(final)) if last and final is not None else None
+            if views_kept_up:
+                try:
+                    ledger.views.advance(chunk[0].index, changes, snapshot)
+                except StalePosition:
+                    views_kept_up = False
     ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
-    ledger.update_views()
+    if not views_kept_up:
+        ledger.update_views()
     return Imported(checked, appended)
