@@ -760,3 +760,19 @@ def test_charter_with_a_founder_listed_twice_is_refused() -> None:
         apply(None, Entry(0, council.entries[0].logged_at, note.to_text()))
     assert raised.value.rule == "charter.invalid"
     assert str(raised.value) == "charter: actor id 'de' is reserved or listed twice"
+
+
+@pytest.mark.parametrize(
+    ("category", "subject", "message"),
+    [
+        ("observer-revocation", "de", "de is not an observer of this ledger"),
+        ("key-revocation", "zz", "zz is not an actor of this ledger"),
+    ],
+)
+def test_decision_about_an_actor_it_cannot_concern_is_refused(council: Scenario, category: str, subject: str, message: str) -> None:
+    body = {"category": category, "title": "t", "text": "t", "deadline": format_time(council.now + DAY), "subject": subject}
+    if category == "key-revocation":
+        body["key"] = council.keys["de"].verifier_key().to_text()
+    error = council.refused("pl", "proposal.submit", body)
+    assert isinstance(error, RuleViolation) and error.rule == f"{category}.subject"
+    assert str(error) == f"proposal.submit: {message}"
