@@ -55,74 +55,80 @@ class View:
         actors = sorted(self._documents(ACTOR), key=lambda actor: (order.get(actor["role"], 4), actor["id"]))
         return [{**actor, "standing": standing(actor, self.now)} for actor in actors]
 
-    def _with_votes(self, proposal: dict[str, Any]) -> dict[str, Any]:
-        votes = {vote["actor"]: vote for vote in self._documents(VOTE, proposal["id"])}
-        proposal = {**proposal, "votes": sorted(votes.values(), key=lambda v: v["actor"])}
-        proposal["statements"] = self._documents(STATEMENT, proposal["id"])
-        if proposal["status"] == "open":
-            actors = {actor["id"]: actor for actor in self._documents(ACTOR)}
-            counted = [m for m in proposal["electorate"] if m in actors and standing(actors[m], self.now) == "active"]
-            positions = [votes[m]["position"] if m in votes else None for m in counted]
-            live = {
-                "approve": positions.count("approve"),
-                "object": positions.count("object"),
-                "abstain": positions.count("abstain"),
-                "silent": positions.count(None),
-            }
-            proposal["tally"] = live
-            proposal["not_yet_voted"] = [m for m in counted if m not in votes]
-            proposal["outcome_if_closed_now"] = outcome(proposal["procedure"], Tally(**live))
-        return proposal
+    def _about(self, view: str, items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """The documents of ``view`` about each item: one query for all of them."""
+        return self.ledger.views.documents_about(view, self.size, [item["id"] for item in items])
+
+    def _with_votes(self, proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Proposals with their votes and statements; open ones with the live tally (a few queries for all)."""
+        votes = self._about(VOTE, proposals)
+        statements = self._about(STATEMENT, proposals)
+        actors = {actor["id"]: actor for actor in self._documents(ACTOR)} if any(p["status"] == "open" for p in proposals) else {}
+        shown = []
+        for proposal in proposals:
+            cast = {vote["actor"]: vote for vote in votes[proposal["id"]]}
+            proposal = {**proposal, "votes": sorted(cast.values(), key=lambda v: v["actor"]), "statements": statements[proposal["id"]]}
+            if proposal["status"] == "open":
+                counted = [m for m in proposal["electorate"] if m in actors and standing(actors[m], self.now) == "active"]
+                positions = [cast[m]["position"] if m in cast else None for m in counted]
+                live = {
+                    "approve": positions.count("approve"),
+                    "object": positions.count("object"),
+                    "abstain": positions.count("abstain"),
+                    "silent": positions.count(None),
+                }
+                proposal["tally"] = live
+                proposal["not_yet_voted"] = [m for m in counted if m not in cast]
+                proposal["outcome_if_closed_now"] = outcome(proposal["procedure"], Tally(**live))
+            shown.append(proposal)
+        return shown
 
     def proposals(self, open_only: bool = False) -> list[dict[str, Any]]:
         """Proposals with their votes; open ones with the live tally and who has not yet voted."""
         found = self._documents(PROPOSAL)
-        return [self._with_votes(p) for p in found if not open_only or p["status"] == "open"]
+        return self._with_votes([p for p in found if not open_only or p["status"] == "open"])
 
     def proposal(self, proposal_id: str) -> dict[str, Any] | None:
         found = self._document(PROPOSAL, proposal_id)
-        return None if found is None else self._with_votes(found)
+        return None if found is None else self._with_votes([found])[0]
 
-    def _with_attachments(self, decision: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **decision,
-            "attachments": self._documents(ATTACHMENT, decision["id"]),
-            "statements": self._documents(STATEMENT, decision["id"]),
-        }
+    def _with_attachments(self, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        attachments, statements = self._about(ATTACHMENT, decisions), self._about(STATEMENT, decisions)
+        return [{**d, "attachments": attachments[d["id"]], "statements": statements[d["id"]]} for d in decisions]
 
     def decisions(self, last: int | None = None) -> list[dict[str, Any]]:
         """The register of binding decisions in order of adoption (the ``last`` ones only, if given),
         with their attached statements: three queries however long the register."""
-        found = self.ledger.views.documents(DECISION, self.size, last=last)
-        ids = [decision["id"] for decision in found]
-        attachments = self.ledger.views.documents_about(ATTACHMENT, self.size, ids)
-        statements = self.ledger.views.documents_about(STATEMENT, self.size, ids)
-        return [{**d, "attachments": attachments[d["id"]], "statements": statements[d["id"]]} for d in found]
+        return self._with_attachments(self.ledger.views.documents(DECISION, self.size, last=last))
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         found = self._document(DECISION, decision_id)
-        return None if found is None else self._with_attachments(found)
+        return None if found is None else self._with_attachments([found])[0]
 
-    def _with_responses(self, appeal: dict[str, Any]) -> dict[str, Any]:
-        responses = self._documents(RESPONSE, appeal["id"])
-        kinds = {response["type"] for response in responses}
-        status = "answered" if "answer" in kinds else "acknowledged" if kinds else "unanswered"
-        return {
-            **appeal,
-            "status": status,
-            "age_days": (self.now - parse_time(appeal["filed_at"], "filed_at")) // 86_400,
-            "responses": responses,
-            "referred_by": [referral["proposal"] for referral in self._documents(REFERRAL, appeal["id"])],
-            "statements": self._documents(STATEMENT, appeal["id"]),
-        }
+    def _with_responses(self, appeals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        responses, referrals, statements = self._about(RESPONSE, appeals), self._about(REFERRAL, appeals), self._about(STATEMENT, appeals)
+        shown = []
+        for appeal in appeals:
+            kinds = {response["type"] for response in responses[appeal["id"]]}
+            shown.append(
+                {
+                    **appeal,
+                    "status": "answered" if "answer" in kinds else "acknowledged" if kinds else "unanswered",
+                    "age_days": (self.now - parse_time(appeal["filed_at"], "filed_at")) // 86_400,
+                    "responses": responses[appeal["id"]],
+                    "referred_by": [referral["proposal"] for referral in referrals[appeal["id"]]],
+                    "statements": statements[appeal["id"]],
+                }
+            )
+        return shown
 
     def appeals(self) -> list[dict[str, Any]]:
         """Appeals with their status and age; unanswered ones say so."""
-        return [self._with_responses(a) for a in sorted(self._documents(APPEAL), key=lambda a: int(a["id"][2:]))]
+        return self._with_responses(sorted(self._documents(APPEAL), key=lambda a: int(a["id"][2:])))
 
     def appeal(self, appeal_id: str) -> dict[str, Any] | None:
         found = self._document(APPEAL, appeal_id)
-        return None if found is None else self._with_responses(found)
+        return None if found is None else self._with_responses([found])[0]
 
     def statements(self) -> list[dict[str, Any]]:
         return self._documents(STATEMENT)

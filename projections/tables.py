@@ -79,12 +79,18 @@ _SCHEMA = (
     " valid_from BIGINT NOT NULL, valid_to BIGINT, doc TEXT NOT NULL,"
     " PRIMARY KEY (view, id, valid_from))",
     "CREATE INDEX IF NOT EXISTS accord_rows_current ON {t}accord_rows (view, valid_to, id)",
-    "CREATE INDEX IF NOT EXISTS accord_rows_subject ON {t}accord_rows (subject, view)",
+    "CREATE INDEX IF NOT EXISTS accord_rows_about ON {t}accord_rows (subject, view, valid_from)",
+    "DROP INDEX IF EXISTS {t}accord_rows_subject",
     "CREATE INDEX IF NOT EXISTS accord_rows_order ON {t}accord_rows (valid_from, view, id)",
+    "CREATE INDEX IF NOT EXISTS accord_rows_latest ON {t}accord_rows (view, valid_from, id)",
     "CREATE TABLE IF NOT EXISTS {t}accord_projection ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL, snapshot_position BIGINT, snapshot TEXT)",
 )
-_LIVE = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+_SUBJECTS_PER_QUERY = 500
+"""Bound parameters per IN list, well under SQLite's and PostgreSQL's limits."""
+_LIVE = "valid_from <= ? AND COALESCE(valid_to, 9223372036854775807) > ?"
+"""Valid at a size. Written without OR, which sends SQLite's planner to a multi-index plan over
+(view, valid_to) instead of the (subject, view, valid_from) index (measured: 50x slower at 2*10^4)."""
 
 
 class ViewTables:
@@ -168,28 +174,35 @@ class ViewTables:
     def documents(self, view: str, size: int, subject: str | None = None, last: int | None = None) -> list[dict[str, Any]]:
         """Every document of ``view`` (about ``subject``, if given) valid at log size ``size``,
         in the order they were written; with ``last``, only the last that many (one indexed query)."""
-        where, params = f"view = ? AND {_LIVE}", [view, size, size]
         if subject is not None:
-            where, params = f"subject = ? AND {where}", [subject, *params]
+            return self.documents_about(view, size, [subject])[subject]
         order, limit = ("DESC", f" LIMIT {int(last)}") if last is not None else ("ASC", "")
         with self.db.transaction(commit=False) as cursor:
-            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from {order}, id {order}{limit}"), params)
+            cursor.execute(
+                self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE view = ? AND {_LIVE} ORDER BY valid_from {order}, id {order}{limit}"),
+                [view, size, size],
+            )
             found = [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
         return found[::-1] if last is not None else found
 
     def documents_about(self, view: str, size: int, subjects: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """The documents of ``view`` about each of ``subjects``, valid at size ``size``: one query for all."""
+        """The documents of ``view`` about each of ``subjects``, valid at size ``size``, in the order
+        they were written: one query for all. It is sorted here, not in SQL, so that the planner
+        takes the (subject, view, valid_from) index rather than one that yields the order."""
         about: dict[str, list[dict[str, Any]]] = {subject: [] for subject in subjects}
-        if not subjects:
-            return about
-        marks = ", ".join("?" for _ in subjects)
+        rows: list[Any] = []
         with self.db.transaction(commit=False) as cursor:
-            cursor.execute(
-                self.db.sql(f"SELECT subject, doc FROM {{t}}accord_rows WHERE subject IN ({marks}) AND view = ? AND {_LIVE} ORDER BY valid_from, id"),
-                [*subjects, view, size, size],
-            )
-            for row in cursor.fetchall():
-                about[row["subject"]].append(dict(json.loads(row["doc"])))
+            for start in range(0, len(subjects), _SUBJECTS_PER_QUERY):
+                some = subjects[start : start + _SUBJECTS_PER_QUERY]
+                marks = ", ".join("?" for _ in some)
+                cursor.execute(
+                    self.db.sql(f"SELECT subject, valid_from, id, doc FROM {{t}}accord_rows WHERE subject IN ({marks}) AND view = ? AND {_LIVE}"),
+                    [*some, view, size, size],
+                )
+                rows.extend(cursor.fetchall())
+        rows.sort(key=lambda row: (int(row["valid_from"]), row["id"]))
+        for row in rows:
+            about[row["subject"]].append(dict(json.loads(row["doc"])))
         return about
 
     def current(self, view: str, subject: str | None = None) -> list[dict[str, Any]]:

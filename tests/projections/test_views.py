@@ -247,3 +247,14 @@ def test_last_decisions_are_the_tail_of_the_register_with_their_attachments(coun
     assert [a["actor"] for a in register[1]["attachments"]] == ["by"] and [s["actor"] for s in register[2]["statements"]] == ["in"]
     assert [d["id"] for d in View(council.ledger, as_of=2).decisions(5)] == ["D-1"]
     assert View(council.ledger, as_of=1).decisions(5) == []
+
+
+def test_documents_about_many_subjects_are_read_in_bounded_queries() -> None:
+    from projections.tables import Database, ViewTables
+    from projections.views import Row
+
+    tables = ViewTables(Database(None))
+    subjects = [f"P-{n}" for n in range(1, 1_201)]
+    tables.advance(0, [(0, [Row("vote", f"{subject}/de", subject, {"n": n}) for n, subject in enumerate(subjects)])])
+    found = tables.documents_about("vote", 1, subjects)
+    assert [docs[0]["n"] for docs in found.values()] == list(range(1_200))
