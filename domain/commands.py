@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from domain.charter import OPERATOR, Category
-from domain.rules import ADOPTED, effective_electorate, outcome, tally
+from domain.rules import ADOPTED, outcome, tally
 from domain.state import LedgerState
 from ledger.keys import VerifierKey
 from ledger.statement import Statement, new_nonce
@@ -66,9 +66,3 @@ def close(state: LedgerState, proposal_id: str, actor: str, signed_at: str, now:
     if result == ADOPTED:
         body["decision"] = f"D-{state.decisions + 1}"
     return statement(state.origin, "proposal.close", actor, signed_at, body, nonce)
-
-
-def not_yet_voted(state: LedgerState, proposal_id: str, now: int) -> list[str]:
-    """Electorate members still active at ``now`` whose position is not yet recorded."""
-    proposal = state.open_proposals[proposal_id]
-    return [member for member in effective_electorate(state, proposal, now) if member not in proposal.positions]

@@ -78,9 +78,7 @@ _SCHEMA = (
     " view TEXT NOT NULL, id TEXT NOT NULL, subject TEXT NOT NULL,"
     " valid_from BIGINT NOT NULL, valid_to BIGINT, doc TEXT NOT NULL,"
     " PRIMARY KEY (view, id, valid_from))",
-    "CREATE INDEX IF NOT EXISTS accord_rows_current ON {t}accord_rows (view, valid_to, id)",
     "CREATE INDEX IF NOT EXISTS accord_rows_about ON {t}accord_rows (subject, view, valid_from)",
-    "DROP INDEX IF EXISTS {t}accord_rows_subject",
     "CREATE INDEX IF NOT EXISTS accord_rows_order ON {t}accord_rows (valid_from, view, id)",
     "CREATE INDEX IF NOT EXISTS accord_rows_latest ON {t}accord_rows (view, valid_from, id)",
     "CREATE TABLE IF NOT EXISTS {t}accord_projection ("
@@ -204,15 +202,6 @@ class ViewTables:
         for row in rows:
             about[row["subject"]].append(dict(json.loads(row["doc"])))
         return about
-
-    def current(self, view: str, subject: str | None = None) -> list[dict[str, Any]]:
-        """Every current document of ``view``: the index on (view, valid_to) answers it."""
-        where, params = "view = ? AND valid_to IS NULL", [view]
-        if subject is not None:
-            where, params = f"subject = ? AND {where}", [subject, *params]
-        with self.db.transaction(commit=False) as cursor:
-            cursor.execute(self.db.sql(f"SELECT doc FROM {{t}}accord_rows WHERE {where} ORDER BY valid_from, id"), params)
-            return [dict(json.loads(row["doc"])) for row in cursor.fetchall()]
 
     def rows_from(self, first: int, page: int = 2_000) -> Iterator[tuple[str, str, str, int, str]]:
         """(view, id, subject, valid_from, doc) of every row valid from size ``first`` on, in
