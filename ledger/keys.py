@@ -28,14 +28,17 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from ledger.errors import KeyFileError, MalformedError
 
@@ -136,6 +139,16 @@ def check_key_name(name: str, component: str) -> None:
             raise MalformedError(component, f"key name {name!r} contains a space (U+{ord(character):04X})")
         if ord(character) < 0x20 or 0xD800 <= ord(character) <= 0xDFFF:
             raise MalformedError(component, f"key name {name!r} contains U+{ord(character):04X}")
+
+
+def as_text(data: str | bytes, component: str) -> str:
+    """``data`` as text: bytes must be UTF-8."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedError(component, f"not UTF-8: invalid byte at offset {error.start}") from None
 
 
 def decode_base64(text: str, component: str, what: str) -> bytes:

@@ -24,6 +24,7 @@ from ledger.keys import (
     SIGNATURE_TYPES,
     Signer,
     VerifierKey,
+    as_text,
     check_key_name,
     decode_base64,
     encode_base64,
@@ -120,11 +121,7 @@ class Note:
     @classmethod
     def from_text(cls, data: str | bytes) -> Note:
         """Parse a signed note; checks its shape, not its signatures (see :func:`verify_note`)."""
-        if isinstance(data, bytes):
-            try:
-                data = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise MalformedError("note", f"not UTF-8: invalid byte at offset {error.start}") from None
+        data = as_text(data, "note")
         _check_characters(data)
         split = data.rfind("\n\n")
         if split < 0:

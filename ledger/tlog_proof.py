@@ -13,9 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ledger.checkpoint import HASH_SIZE, Checkpoint, open_checkpoint, parse_decimal, verify_cosignatures
+from ledger.checkpoint import (
+    HASH_SIZE,
+    Checkpoint,
+    open_checkpoint,
+    parse_decimal,
+    verify_cosignatures,
+)
 from ledger.errors import MalformedError
-from ledger.keys import VerifierKey, decode_base64, encode_base64
+from ledger.keys import VerifierKey, as_text, decode_base64, encode_base64
 from ledger.merkle import verify_inclusion
 from ledger.note import Note
 
@@ -45,11 +51,7 @@ class TlogProof:
     @classmethod
     def from_text(cls, data: str | bytes) -> TlogProof:
         """Parse a proof's shape; :func:`verify_tlog_proof` says whether it proves anything."""
-        if isinstance(data, bytes):
-            try:
-                data = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise MalformedError("tlog-proof", f"not UTF-8: invalid byte at offset {error.start}") from None
+        data = as_text(data, "tlog-proof")
         head, blank, checkpoint_note = data.partition("\n\n")
         if not blank:
             raise MalformedError("tlog-proof", "no blank line before the checkpoint")
