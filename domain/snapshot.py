@@ -19,7 +19,8 @@ from ledger.keys import VerifierKey
 SNAPSHOT_VERSION = 1
 
 
-def _actor(actor: Actor) -> dict[str, Any]:
+def actor_json(actor: Actor) -> dict[str, Any]:
+    """An actor as plain JSON values (the snapshot's form; the views build on it)."""
     return {
         "id": actor.id,
         "name": actor.name,
@@ -50,7 +51,8 @@ def _read_actor(doc: dict[str, Any]) -> Actor:
     )
 
 
-def _proposal(proposal: Proposal) -> dict[str, Any]:
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    """An open proposal as plain JSON values (the snapshot's form; the views build on it)."""
     return {
         "id": proposal.id,
         "proposer": proposal.proposer,
@@ -105,8 +107,8 @@ def to_snapshot(state: LedgerState) -> bytes:
                 "signed_at_skew": settings.signed_at_skew,
             },
             # Sorted: a persistent map's iteration order depends on how it was built.
-            "actors": [_actor(state.actors[key]) for key in sorted(state.actors)],
-            "open_proposals": [_proposal(state.open_proposals[key]) for key in sorted(state.open_proposals)],
+            "actors": [actor_json(state.actors[key]) for key in sorted(state.actors)],
+            "open_proposals": [proposal_json(state.open_proposals[key]) for key in sorted(state.open_proposals)],
             "admissions": [
                 {"proposal": a.proposal, "decision": a.decision, "candidate": dict(a.candidate)}
                 for a in (state.admissions[key] for key in sorted(state.admissions))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.rules import effective_electorate, outcome, tally
+from domain.snapshot import actor_json, proposal_json
 from domain.state import Actor, LedgerState, Proposal
 from ledger.entry import Entry
 from ledger.statement import Statement
@@ -35,41 +36,20 @@ class Row:
 
 
 def actor_doc(actor: Actor) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "id": actor.id,
-        "name": actor.name,
-        "role": actor.role,
-        "affiliations": list(actor.affiliations),
-        "joined": actor.joined,
-        "keys": [
-            {"key": record.key.to_text(), "added": record.added, "revoked": record.revoked} for record in actor.keys
-        ],
-        "suspended_by": actor.suspended_by,
-        "withdrawal_effective": None if actor.withdrawal_effective is None else format_time(actor.withdrawal_effective),
-        "revoked_by": actor.revoked_by,
-    }
-    doc.update({key: list(value) if isinstance(value, tuple) else value for key, value in actor.details.items()})
-    return doc
+    """The actor's document: its state, times as RFC 3339, civil-society details as fields."""
+    doc = actor_json(actor)
+    details = doc.pop("details")
+    doc["withdrawal_effective"] = None if actor.withdrawal_effective is None else format_time(actor.withdrawal_effective)
+    return {**doc, **details}
 
 
 def proposal_doc(proposal: Proposal, **outcome_fields: Any) -> dict[str, Any]:
-    return {
-        "id": proposal.id,
-        "proposer": proposal.proposer,
-        "category": proposal.category,
-        "procedure": proposal.procedure,
-        "title": proposal.title,
-        "text": proposal.text,
-        "deadline": format_time(proposal.deadline),
-        "electorate": list(proposal.electorate),
-        "concerned": list(proposal.concerned),
-        "references": list(proposal.references),
-        "effect": dict(proposal.effect),
-        "submitted": proposal.submitted,
-        "submitted_at": format_time(proposal.submitted_at),
-        "status": "open",
-        **outcome_fields,
-    }
+    """The proposal's document: its state without the positions (votes are rows of their own)."""
+    doc = proposal_json(proposal)
+    del doc["positions"]
+    doc["deadline"] = format_time(proposal.deadline)
+    doc["submitted_at"] = format_time(proposal.submitted_at)
+    return {**doc, "status": "open", **outcome_fields}
 
 
 def ledger_doc(state: LedgerState) -> dict[str, Any]:
