@@ -9,14 +9,13 @@ of ``signed_at``. Durations are written ``<n><unit>`` with unit s, m, h, d, w.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
-from ledger.errors import RuleViolation
+from ledger.errors import MalformedError, RuleViolation
 from ledger.keys import ED25519, VerifierKey
-from ledger.errors import MalformedError
 from ledger.statement import check_actor_id
 
 CONSENSUS = "consensus"

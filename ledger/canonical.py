@@ -15,7 +15,6 @@ import rfc8785
 
 from ledger.errors import MalformedError
 
-
 _SAFE_INTEGER = 2**53 - 1
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
 

@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.errors import MalformedError, SignatureError
-from ledger.keys import COSIGNATURE_V1, Signer, VerifierKey, cosignature_message, decode_base64, encode_base64
+from ledger.keys import (
+    COSIGNATURE_V1,
+    Signer,
+    VerifierKey,
+    cosignature_message,
+    decode_base64,
+    encode_base64,
+)
 from ledger.note import Note, NoteSignature, known_signers, sign_note, verify_note
 
 HASH_SIZE = 32

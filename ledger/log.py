@@ -17,7 +17,14 @@ from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_cosignature
 from ledger.entry import Entry
 from ledger.errors import ProofError, StorageError
 from ledger.keys import Signer, VerifierKey
-from ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash, consistency_plan, inclusion_plan, root_plan
+from ledger.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    consistency_plan,
+    inclusion_plan,
+    leaf_hash,
+    root_plan,
+)
 from ledger.note import Note, NoteSignature
 from ledger.store import AppendConflict, Store, StoredEntry
 from ledger.timefmt import format_time

@@ -14,7 +14,18 @@ from domain.rules import Tally, outcome
 from ledger.entry import Entry
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
-from projections.views import ACTOR, APPEAL, ATTACHMENT, DECISION, LEDGER, PROPOSAL, REFERRAL, RESPONSE, STATEMENT, VOTE
+from projections.views import (
+    ACTOR,
+    APPEAL,
+    ATTACHMENT,
+    DECISION,
+    LEDGER,
+    PROPOSAL,
+    REFERRAL,
+    RESPONSE,
+    STATEMENT,
+    VOTE,
+)
 
 
 def standing(actor: dict[str, Any], now: int) -> str:
