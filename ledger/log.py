@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_cosignature
 from ledger.entry import Entry
-from ledger.errors import ProofError, StorageError
+from ledger.errors import AccordError, ProofError, StorageError
 from ledger.keys import Signer, VerifierKey
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -52,6 +53,10 @@ accept them or raise an AccordError to refuse them. It may be called again,
 against a newer head, after a lost race."""
 
 
+Also = Callable[[Any, Sequence[Entry]], None]
+"""Writes that commit with an append: given the transaction's cursor and the entries stored."""
+
+
 def accept_all(head: LogHead, entries: Sequence[Entry]) -> None:
     """The check of a log that enforces no rules (storage tests, benchmarks)."""
 
@@ -67,6 +72,8 @@ class Log:
         self.store = store
         self.clock = clock
         self._frontier = CompactRange(0, [])
+        self._head: LogHead | None = None
+        """The head as this Log last saw it: after its own append it is current unless another writer appended since."""
 
     def _frontier_at(self, size: int) -> CompactRange:
         # Our own appends keep the frontier current; after another writer's,
@@ -77,34 +84,55 @@ class Log:
         return self._frontier
 
     def head(self) -> LogHead:
+        """The head as stored now."""
         last = self.store.head()
         if last is None:
-            return LogHead(0, None, CompactRange(0, []))
-        size = last.index + 1
-        return LogHead(size, Entry.from_bytes(last.data).logged_at, self._frontier_at(size))
+            self._head = LogHead(0, None, CompactRange(0, []))
+        else:
+            size = last.index + 1
+            self._head = LogHead(size, Entry.from_bytes(last.data).logged_at, self._frontier_at(size))
+        return self._head
 
     @property
     def size(self) -> int:
         last = self.store.head()
-        return 0 if last is None else last.index + 1
+        size = 0 if last is None else last.index + 1
+        if self._head is not None and self._head.size != size:
+            self._head = None  # another writer appended: the next append reads the head anew
+        return size
 
-    def append(self, statements: Sequence[str], check: Check = accept_all) -> list[Entry]:
+    def append(self, statements: Sequence[str], check: Check = accept_all, also: Also | None = None) -> list[Entry]:
         """Append signed statements as consecutive entries, all or none.
 
         ``logged_at`` is the clock's time, never before the previous entry's.
-        Raises whatever ``check`` raises (nothing is appended), MalformedError
-        for an entry over 65,535 bytes, StorageError if the store fails.
+        ``also(cursor, entries)`` writes whatever else must commit with the
+        entries (the store must share transactions). Raises whatever ``check``
+        raises (nothing is appended), MalformedError for an entry over 65,535
+        bytes, StorageError if the store fails.
+
+        The first attempt follows the head this Log left after its own last
+        append, without reading it back: if another writer appended since,
+        the insert at that index fails and the attempt is repeated against
+        the head read anew, and a refusal is only final once judged against
+        the head as stored.
         """
+        head, fresh = (self._head, False) if self._head is not None else (self.head(), True)
         for _ in range(MAX_ATTEMPTS):
-            head = self.head()
             logged_at = format_time(self.clock())
             if head.logged_at is not None and logged_at < head.logged_at:
                 logged_at = head.logged_at
             entries = [Entry(head.size + offset, logged_at, text) for offset, text in enumerate(statements)]
-            check(head, entries)
             try:
-                self._store_after(head, entries)
+                check(head, entries)
+            except AccordError:
+                if fresh or self.size == head.size:
+                    raise
+                head, fresh = self.head(), True
+                continue
+            try:
+                self._store_after(head, entries, None if also is None else lambda cursor: also(cursor, entries))
             except AppendConflict:
+                head, fresh = self.head(), True
                 continue
             return entries
         raise StorageError("log", f"append lost {MAX_ATTEMPTS} races in a row; is another writer stuck?")
@@ -126,15 +154,16 @@ class Log:
         except AppendConflict as error:
             raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
 
-    def _store_after(self, head: LogHead, entries: Sequence[Entry]) -> None:
+    def _store_after(self, head: LogHead, entries: Sequence[Entry], also: Callable[[Any], None] | None = None) -> None:
         """Store ``entries`` after ``head`` with the Merkle nodes they complete; AppendConflict if beaten."""
         frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
         stored = []
         for entry in entries:
             data = entry.to_bytes()
             stored.append(StoredEntry(entry.index, data, tuple(frontier.append(leaf_hash(data)))))
-        self.store.append(stored)
+        self.store.append(stored, also)
         self._frontier = frontier
+        self._head = LogHead(frontier.size, entries[-1].logged_at if entries else head.logged_at, frontier)
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Parsed entries ``start <= index < stop``, streamed in order."""

@@ -17,7 +17,7 @@ and its ``SQLITE_*`` / ``POSTGRES_*`` settings) when no URL is given.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -187,9 +187,38 @@ class Store:
                 return
             position += len(events)
 
-    def append(self, entries: Sequence[StoredEntry]) -> None:
-        """Store consecutive entries in one transaction; AppendConflict if an index is taken."""
-        self._insert([_encode(entry) for entry in entries])
+    @property
+    def shares_transactions(self) -> bool:
+        """Whether other tables in the store's database can be written in the log's transactions
+        (SQLite and PostgreSQL; not the memory store)."""
+        return self.backend in ("sqlite", "postgres")
+
+    def append(self, entries: Sequence[StoredEntry], also: Callable[[Any], None] | None = None) -> None:
+        """Store consecutive entries in one transaction; AppendConflict if an index is taken.
+
+        ``also`` is called with the transaction's cursor after the entries are
+        inserted, to write other tables of the same database in the same
+        commit (only where ``shares_transactions``); an exception it raises
+        rolls the entries back with its own writes.
+        """
+        events = [_encode(entry) for entry in entries]
+        if also is None:
+            self._insert(events)
+            return
+        if not self.shares_transactions:
+            raise StorageError("store", f"the {self.backend} store shares no transaction with other tables")
+        # The recorder's own insert inside a transaction of ours: the
+        # library's insert_events would commit on its own.
+        recorder: Any = self.recorder
+        insert = recorder._insert_stored_events if self.backend == "postgres" else recorder._insert_events
+        try:
+            with self.factory.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+                insert(cursor, events)
+                also(cursor)
+        except IntegrityError as error:
+            raise AppendConflict("store", f"version {events[0].originator_version} is taken") from error
+        except PersistenceError as error:
+            raise StorageError("store", f"write failed: {error}") from error
 
     def read_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
         """Hashes of complete subtrees; node (level, i) was stored with entry ((i + 1) << level) - 1."""

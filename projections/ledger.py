@@ -2,11 +2,12 @@
 
 :class:`Ledger` joins the log (ledger/), the rules (domain/) and the read
 models (projections/). Every append is checked by ``domain.rules.apply``
-against the state at the exact head it follows; after it, the read models are
-brought up to the log's head in the same database, a chunk of entries per
-transaction, with the position they reflect. Any process may find them
-behind (another writer appended, or a crash came between the two steps) and
-catch them up; none can apply an entry to them twice.
+against the state at the exact head it follows, and the read models' rows
+for it are written in the same transaction as the entries, with the position
+they reflect. Any process may still find the read models behind (a memory
+store writes them one step later; a writer of bare entries, such as a copy,
+writes none) and catch them up, a chunk of entries per transaction; none can
+apply an entry to them twice.
 """
 
 from __future__ import annotations
@@ -101,20 +102,39 @@ class Ledger:
             state = after
 
     def append(self, statements: Sequence[str]) -> list[Entry]:
-        """Append signed statements (notes) through the rules, all or none; then update the views.
+        """Append signed statements (notes) through the rules, all or none, with their rows in the views.
+
+        On SQLite and PostgreSQL the entries and their rows commit in one
+        transaction; in a memory store, one after the other.
 
         Raises the rules' AccordError for a refused statement: nothing is appended.
         """
-        entries = self.log.append(statements, check=self._check)
-        judged, self._pending = self._pending, []
-        self._state = judged[-1][2]
-        # The rows follow from the states the check computed: no entry is judged twice.
-        changes = [(entry.index, rows_for(before, after, entry, statement)) for before, entry, after, statement in judged]
-        try:
-            self.views.advance(entries[0].index, changes, self._snapshot_due(entries[0].index, self._state))
-        except StalePosition:
-            self.update_views()  # behind, or moved on by another writer: catch up
+        kept_up = True
+
+        def write_views(cursor: Any, entries: Sequence[Entry]) -> None:
+            # The rows follow from the states the check computed: no entry is judged twice.
+            nonlocal kept_up
+            try:
+                self.views.write(cursor, entries[0].index, self._changes(), self._snapshot_due(entries[0].index, self._pending[-1][2]))
+            except StalePosition:
+                kept_up = False  # behind (a crash, or a writer without views): caught up below
+
+        if self.store.shares_transactions:
+            entries = self.log.append(statements, check=self._check, also=write_views)
+        else:
+            entries = self.log.append(statements, check=self._check)
+            try:
+                self.views.advance(entries[0].index, self._changes(), self._snapshot_due(entries[0].index, self._pending[-1][2]))
+            except StalePosition:
+                kept_up = False
+        self._state = self._pending[-1][2]
+        self._pending = []
+        if not kept_up:
+            self.update_views()
         return entries
+
+    def _changes(self) -> list[tuple[int, list[Row]]]:
+        return [(entry.index, rows_for(before, after, entry, statement)) for before, entry, after, statement in self._pending]
 
     @staticmethod
     def _snapshot_due(start: int, state: LedgerState | None) -> tuple[int, bytes] | None:

@@ -3,8 +3,9 @@
 ``accord_rows`` holds every version of every document with the range of log
 sizes it is valid for (``valid_from <= size < valid_to``), so any view can be
 read as of any entry without replaying the log. ``accord_projection`` holds
-the position (the log size the rows reflect) and a snapshot of the rule
-state; rows and position change in one transaction.
+the position (the log size the rows reflect) and ``accord_snapshot`` a
+snapshot of the rule state; rows, position and snapshot change in one
+transaction.
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS accord_rows_about ON {t}accord_rows (subject, view, valid_from)",
     "CREATE INDEX IF NOT EXISTS accord_rows_order ON {t}accord_rows (valid_from, view, id)",
     "CREATE INDEX IF NOT EXISTS accord_rows_latest ON {t}accord_rows (view, valid_from, id)",
-    "CREATE TABLE IF NOT EXISTS {t}accord_projection ("
-    " name TEXT PRIMARY KEY, position BIGINT NOT NULL, snapshot_position BIGINT, snapshot TEXT)",
+    "CREATE TABLE IF NOT EXISTS {t}accord_projection (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    # Apart from the position, which every append moves: a row holding a
+    # snapshot of a large state would be rewritten whole with each move.
+    "CREATE TABLE IF NOT EXISTS {t}accord_snapshot (name TEXT PRIMARY KEY, position BIGINT NOT NULL, snapshot TEXT NOT NULL)",
 )
 _SUBJECTS_PER_QUERY = 500
 """Bound parameters per IN list, well under SQLite's and PostgreSQL's limits."""
@@ -114,11 +117,11 @@ class ViewTables:
     def snapshot(self) -> tuple[int, bytes] | None:
         """(size, rule-state snapshot) last stored, if any."""
         with self.db.transaction(commit=False) as cursor:
-            cursor.execute(self.db.sql("SELECT snapshot_position, snapshot FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            cursor.execute(self.db.sql("SELECT position, snapshot FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
             row = cursor.fetchone()
-        if row["snapshot"] is None:
+        if row is None:
             return None
-        return int(row["snapshot_position"]), str(row["snapshot"]).encode("utf-8")
+        return int(row["position"]), str(row["snapshot"]).encode("utf-8")
 
     def advance(self, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
         """Write the rows of entries ``start, start + 1, ...`` and move the position past them.
@@ -126,41 +129,47 @@ class ViewTables:
         ``changes`` holds ``(entry index, rows)`` in order. Raises
         StalePosition, writing nothing, if the position is no longer ``start``.
         """
-        sql = self.db.sql
         with self.db.transaction() as cursor:
-            # Writing first takes the write lock (SQLite) or the row lock
-            # (PostgreSQL), so two writers never both advance from ``start``.
-            cursor.execute(sql("UPDATE {t}accord_projection SET position = position WHERE name = ?"), (NAME,))
+            self.write(cursor, start, changes, snapshot)
+
+    def write(self, cursor: Any, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
+        """:meth:`advance` within a transaction of the caller's (an append's, so that rows and
+        entries commit together). Raises StalePosition before writing anything."""
+        sql = self.db.sql
+        # Moving the position first, and only from ``start``, takes the write
+        # lock (SQLite) or the row lock (PostgreSQL): two writers never both
+        # advance from ``start``.
+        cursor.execute(
+            sql("UPDATE {t}accord_projection SET position = ? WHERE name = ? AND position = ? RETURNING position"),
+            (start + len(changes), NAME, start),
+        )
+        if not cursor.fetchall():
             cursor.execute(sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
-            position = int(cursor.fetchone()["position"])
-            if position != start:
-                raise StalePosition("projections", f"position is {position}, want {start}")
-            for index, rows in changes:
-                for row in rows:
+            raise StalePosition("projections", f"position is {int(cursor.fetchone()['position'])}, want {start}")
+        for index, rows in changes:
+            for row in rows:
+                if not row.first:
                     cursor.execute(
                         sql("UPDATE {t}accord_rows SET valid_to = ? WHERE view = ? AND id = ? AND valid_to IS NULL"),
                         (index + 1, row.view, row.id),
                     )
-                    cursor.execute(
-                        sql("INSERT INTO {t}accord_rows (view, id, subject, valid_from, doc) VALUES (?, ?, ?, ?, ?)"),
-                        (row.view, row.id, row.subject, index + 1, canonical_bytes(row.doc).decode("utf-8")),
-                    )
-            end = start + len(changes)
-            cursor.execute(sql("UPDATE {t}accord_projection SET position = ? WHERE name = ?"), (end, NAME))
-            if snapshot is not None:
                 cursor.execute(
-                    sql("UPDATE {t}accord_projection SET snapshot_position = ?, snapshot = ? WHERE name = ?"),
-                    (snapshot[0], snapshot[1].decode("utf-8"), NAME),
+                    sql("INSERT INTO {t}accord_rows (view, id, subject, valid_from, doc) VALUES (?, ?, ?, ?, ?)"),
+                    (row.view, row.id, row.subject, index + 1, canonical_bytes(row.doc).decode("utf-8")),
                 )
+        if snapshot is not None:
+            cursor.execute(sql("DELETE FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
+            cursor.execute(
+                sql("INSERT INTO {t}accord_snapshot (name, position, snapshot) VALUES (?, ?, ?)"),
+                (NAME, snapshot[0], snapshot[1].decode("utf-8")),
+            )
 
     def clear(self) -> None:
         """Forget every row, the position and the snapshot (before a rebuild)."""
         with self.db.transaction() as cursor:
             cursor.execute(self.db.sql("DELETE FROM {t}accord_rows"))
-            cursor.execute(
-                self.db.sql("UPDATE {t}accord_projection SET position = 0, snapshot_position = NULL, snapshot = NULL WHERE name = ?"),
-                (NAME,),
-            )
+            cursor.execute(self.db.sql("UPDATE {t}accord_projection SET position = 0 WHERE name = ?"), (NAME,))
+            cursor.execute(self.db.sql("DELETE FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
 
     def document(self, view: str, doc_id: str, size: int) -> dict[str, Any] | None:
         """The version of one document valid at log size ``size``."""

@@ -33,6 +33,8 @@ class Row:
     id: str
     subject: str
     doc: Mapping[str, Any]
+    first: bool = False
+    """Whether this is the document's first version (so no earlier version has to end)."""
 
 
 def actor_doc(actor: Actor) -> dict[str, Any]:
@@ -80,11 +82,13 @@ def rows_for(before: LedgerState | None, after: LedgerState, entry: Entry, state
         rows.append(Row(LEDGER, "charter", "", ledger_doc(after)))
     if kind == "proposal.submit":
         proposal = after.open_proposals[f"P-{after.proposals}"]
-        rows.append(Row(PROPOSAL, proposal.id, "", proposal_doc(proposal)))
-        rows.extend(Row(REFERRAL, f"{ref}/{proposal.id}", ref, {"proposal": proposal.id, **by}) for ref in proposal.references)
+        rows.append(Row(PROPOSAL, proposal.id, "", proposal_doc(proposal), first=True))
+        rows.extend(Row(REFERRAL, f"{ref}/{proposal.id}", ref, {"proposal": proposal.id, **by}, first=True) for ref in proposal.references)
     elif kind == "vote.cast":
         fields = {"proposal": body["proposal"], "position": body["position"], "explanation": body.get("explanation"), **by}
-        rows.append(Row(VOTE, f"{body['proposal']}/{statement.actor}", body["proposal"], fields))
+        assert before is not None
+        replaced = statement.actor in before.open_proposals[body["proposal"]].positions
+        rows.append(Row(VOTE, f"{body['proposal']}/{statement.actor}", body["proposal"], fields, first=not replaced))
     elif kind in ("proposal.withdraw", "proposal.close"):
         assert before is not None
         proposal = before.open_proposals[body["proposal"]]
@@ -115,20 +119,21 @@ def rows_for(before: LedgerState | None, after: LedgerState, entry: Entry, state
                             "adopted": index,
                             "adopted_at": at,
                         },
+                        first=True,
                     )
                 )
     elif kind == "decision.attach":
         fields = {"decision": body["decision"], "type": body["type"], "text": body["text"], **by}
-        rows.append(Row(ATTACHMENT, f"{body['decision']}/{index}", body["decision"], fields))
+        rows.append(Row(ATTACHMENT, f"{body['decision']}/{index}", body["decision"], fields, first=True))
     elif kind == "statement.make":
         about = body.get("about", "")
-        rows.append(Row(STATEMENT, f"S-{index}", about, {"text": body["text"], "about": about or None, **by}))
+        rows.append(Row(STATEMENT, f"S-{index}", about, {"text": body["text"], "about": about or None, **by}, first=True))
     elif kind == "appeal.file":
         appeal_id = f"A-{after.appeals}"
         fields = {"id": appeal_id, "title": body["title"], "text": body["text"], "concerned": body["concerned"], "urgency": body["urgency"]}
-        rows.append(Row(APPEAL, appeal_id, "", {**fields, "filer": statement.actor, "filed": index, "filed_at": at}))
+        rows.append(Row(APPEAL, appeal_id, "", {**fields, "filer": statement.actor, "filed": index, "filed_at": at}, first=True))
     elif kind in ("appeal.acknowledge", "appeal.answer"):
         response = "acknowledgment" if kind == "appeal.acknowledge" else "answer"
         fields = {"appeal": body["appeal"], "type": response, "text": body.get("text"), **by}
-        rows.append(Row(RESPONSE, f"{body['appeal']}/{index}", body["appeal"], fields))
+        rows.append(Row(RESPONSE, f"{body['appeal']}/{index}", body["appeal"], fields, first=True))
     return rows

@@ -121,6 +121,61 @@ def test_lost_race_is_retried_against_the_new_head(store_url: str) -> None:
         assert ours.head().root == tree_of(ours.entries()).root()
 
 
+def test_refusal_judged_against_a_head_another_writer_moved_on_is_judged_again(store_url: str) -> None:
+    # An append first follows the head its Log left, without reading it back;
+    # a refusal by a check that saw a stale head must not be final.
+    if store_url == "memory:":
+        pytest.skip("two memory stores share nothing: there is no race to lose")
+    with Store(store_url) as store_a, Store(store_url) as store_b:
+        ours, theirs = Log(store_a, clock=Ticker()), Log(store_b, clock=Ticker())
+        append_n(ours, 2)
+        theirs.append(["the entry the check needs\n"])
+        seen: list[int] = []
+
+        def needs_entry_2(head: LogHead, entries: Sequence[Entry]) -> None:
+            seen.append(head.size)
+            if head.size < 3:
+                raise RuleViolation("test.needs", "entry 2 is not there yet")
+
+        appended = ours.append([statement(3)], check=needs_entry_2)
+        assert seen == [2, 3]
+        assert appended[0].index == 3
+
+
+def test_refusal_against_the_stored_head_is_judged_once(store_url: str) -> None:
+    with Store(store_url) as store:
+        log = Log(store, clock=Ticker())
+        append_n(log, 2)
+        seen: list[int] = []
+
+        def refuse(head: LogHead, entries: Sequence[Entry]) -> None:
+            seen.append(head.size)
+            raise RuleViolation("test.refused", "never")
+
+        with pytest.raises(RuleViolation):
+            log.append([statement(2)], check=refuse)
+        assert seen == [2] and log.size == 2
+
+
+def test_what_commits_with_an_append_rolls_it_back_when_it_fails(store_url: str) -> None:
+    with Store(store_url) as store:
+        if not store.shares_transactions:
+            with pytest.raises(StorageError, match="shares no transaction"):
+                Log(store).append([statement(0)], also=lambda cursor, entries: None)
+            return
+        log = Log(store, clock=Ticker())
+        append_n(log, 1)
+
+        def fail(cursor: object, entries: Sequence[Entry]) -> None:
+            raise StorageError("test", "the other table refused")
+
+        with pytest.raises(StorageError, match="the other table refused"):
+            log.append([statement(1)], also=fail)
+        assert log.size == 1
+        assert [entry.index for entry in log.append([statement(1)])] == [1]
+        assert log.head().root == tree_of(log.entries()).root()
+
+
 def test_stored_tree_agrees_with_an_in_memory_tree_at_every_size(log: Log) -> None:
     reference = MemoryTree()
     for n in range(40):
