@@ -7,13 +7,15 @@ import itertools
 import pytest
 
 from bench.synthetic import synthetic_entries
+from domain import commands
 from domain.rules import read_statement
 from ledger.entry import Entry
 from ledger.errors import VerificationError
 from ledger.keys import ED25519_VERIFIERS, Signer, ed25519_verifier
 from ledger.merkle import leaf_hash
+from ledger.note import sign_note
 from projections.audit import Replay, replay
-from projections.checking import CHUNK
+from projections.checking import CHUNK, _reread, _verdict, check_one
 
 ENTRIES = [entry.to_bytes() for entry in synthetic_entries(3 * CHUNK + 17, seed=11)]
 ANCHOR = leaf_hash(ENTRIES[0])
@@ -67,3 +69,19 @@ def test_libsodium_and_openssl_agree_on_valid_forged_and_garbled_signatures() ->
     for name in ED25519_VERIFIERS:
         holds = ed25519_verifier(name)
         assert [holds(key.verifier_key().public, m, s) for m, s, _ in cases] == [want for _, _, want in cases], name
+
+
+def _note_with_unicode_and_two_signers() -> bytes:
+    first, second = Signer.from_seed("accord.test/é", bytes(32)), Signer.from_seed("accord.test/z", bytes(range(32)))
+    statement = commands.statement("accord.test", "statement.make", "de", "2027-01-01T00:00:00Z", {"text": "Ünïcode \u2028 \"quoted\" \\ and \U0001f600"})
+    note = sign_note(statement.to_text(), first, second)
+    return Entry(5, "2027-01-01T00:00:01Z", note.to_text()).to_bytes()
+
+
+def test_the_main_process_rereads_exactly_what_the_worker_checked() -> None:
+    """The fold gets a worker-checked entry parsed again without the checks: it must equal the strict parse."""
+    for index, data in [*enumerate(ENTRIES), (5, _note_with_unicode_and_two_signers())]:
+        strict = check_one(index, data, {}, lambda *_: True)
+        reread = _reread(index, data, _verdict(strict))
+        assert (reread.entry, reread.note, reread.statement, reread.leaf) == (strict.entry, strict.note, strict.statement, strict.leaf), index
+        assert reread.entry is not None and reread.entry.logged_at_seconds == strict.entry.logged_at_seconds  # type: ignore[union-attr]
