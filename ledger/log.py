@@ -154,16 +154,33 @@ class Log:
         except AppendConflict as error:
             raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
 
+    def append_verified(self, first: int, datas: Sequence[bytes], also: Callable[[Any], None] | None = None) -> None:
+        """Append entry bytes that a verifier has judged (an import), exactly as they are, all or none.
+
+        ``first`` must be the log's size; ``also(cursor)`` writes what must
+        commit with them. Nothing is parsed again: the caller vouches that
+        the bytes are entries ``first, first + 1, ...``. A lost race is not
+        retried: the copy no longer extends this log.
+        """
+        head = self.head()
+        if first != head.size:
+            raise StorageError("log", f"entry index {first} does not extend the log of size {head.size}")
+        try:
+            self._store_bytes(head, datas, None, also)
+        except AppendConflict as error:
+            raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
+
     def _store_after(self, head: LogHead, entries: Sequence[Entry], also: Callable[[Any], None] | None = None) -> None:
         """Store ``entries`` after ``head`` with the Merkle nodes they complete; AppendConflict if beaten."""
+        self._store_bytes(head, [entry.to_bytes() for entry in entries], entries[-1].logged_at if entries else head.logged_at, also)
+
+    def _store_bytes(self, head: LogHead, datas: Sequence[bytes], logged_at: str | None, also: Callable[[Any], None] | None) -> None:
+        """Store entry bytes after ``head``; the head they leave is cached when ``logged_at`` (the last one's) is given."""
         frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
-        stored = []
-        for entry in entries:
-            data = entry.to_bytes()
-            stored.append(StoredEntry(entry.index, data, tuple(frontier.append(leaf_hash(data)))))
+        stored = [StoredEntry(index, data, tuple(frontier.append(leaf_hash(data)))) for index, data in enumerate(datas, head.size)]
         self.store.append(stored, also)
         self._frontier = frontier
-        self._head = LogHead(frontier.size, entries[-1].logged_at if entries else head.logged_at, frontier)
+        self._head = LogHead(frontier.size, logged_at, frontier) if logged_at is not None or not datas else None
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Parsed entries ``start <= index < stop``, streamed in order."""

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from domain.snapshot import to_snapshot
 from domain.state import LedgerState
@@ -30,7 +30,7 @@ from ledger.note import Note
 from ledger.statement import Statement
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
 from projections.ledger import CHUNK, Ledger
-from projections.tables import StalePosition
+from projections.tables import SerializedRow, StalePosition, serialized
 from projections.views import rows_for
 
 
@@ -116,29 +116,48 @@ def import_bundle(
         if size < local:
             raise VerificationError("import", f"bundle's checkpoint covers {size} entries, fewer than the {local} held here: nothing to import")
 
+        # The rows of each CHUNK entries are spooled in one pickle: the chunks the append reads back.
+        written: list[list[SerializedRow]] = []
+
         def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-            pickle.dump(rows_for(before, after, entry, statement), rows)
+            written.append(serialized(rows_for(before, after, entry, statement)))
+            if len(written) == CHUNK:
+                pickle.dump(written, rows)
+                written.clear()
             if on_entry is not None:
                 on_entry(before, entry, after, statement)
 
         fresh = _spooled(_agreeing(ledger, bundle, local, size), spool)
         checked = audit(fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=judged, workers=workers, verifier=verifier)
+        if written:
+            pickle.dump(written, rows)
         spool.seek(0)
         rows.seek(0)
-        verified = (Entry.from_bytes(line[:-1]) for line in spool)
+        verified = (line[:-1] for line in spool)
+        final = checked.replay.state
         appended, views_kept_up = 0, True
         while chunk := list(itertools.islice(verified, CHUNK)):
-            ledger.log.append_entries(chunk)
-            changes = [(entry.index, pickle.load(rows)) for entry in chunk]
+            first = local + appended
+            changes = list(enumerate(pickle.load(rows), first))
             appended += len(chunk)
             last = appended == checked.replay.size - local
-            final = checked.replay.state
             snapshot = (final.size, to_snapshot(final)) if last and final is not None else None
-            if views_kept_up:
-                try:
-                    ledger.views.advance(chunk[0].index, changes, snapshot)
-                except StalePosition:
-                    views_kept_up = False
+
+            def write_views(cursor: Any) -> None:
+                nonlocal views_kept_up
+                if views_kept_up:
+                    try:
+                        ledger.views.write_serialized(cursor, first, changes, snapshot)
+                    except StalePosition:
+                        views_kept_up = False
+
+            # Entries and their rows in one transaction where the store can; else one after the other.
+            if ledger.store.shares_transactions:
+                ledger.log.append_verified(first, chunk, also=write_views)
+            else:
+                ledger.log.append_verified(first, chunk)
+                with ledger.views.db.transaction() as cursor:
+                    write_views(cursor)
     ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
     if not views_kept_up:
         ledger.update_views()

@@ -19,12 +19,25 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
-from ledger.canonical import canonical_bytes
 from ledger.errors import StorageError
 from ledger.store import Store
 from projections.views import Row
 
 NAME = "views"
+
+
+SerializedRow = tuple[str, str, str, bool, str]
+"""A row as written: view, id, subject, whether it is the document's first version, the document's canonical JSON."""
+
+
+_document_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+"""How documents are stored: sorted keys, no spaces. Not RFC 8785: nobody signs a stored
+document, readers compare them as values, and the JSON they hold (strings, integers, lists,
+objects) has one such text."""
+
+
+def serialized(rows: Sequence[Row]) -> list[SerializedRow]:
+    return [(row.view, row.id, row.subject, row.first, _document_text(row.doc)) for row in rows]
 
 
 class StalePosition(StorageError):
@@ -135,28 +148,45 @@ class ViewTables:
     def write(self, cursor: Any, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
         """:meth:`advance` within a transaction of the caller's (an append's, so that rows and
         entries commit together). Raises StalePosition before writing anything."""
+        self.write_serialized(cursor, start, [(index, serialized(rows)) for index, rows in changes], snapshot)
+
+    def write_serialized(
+        self, cursor: Any, start: int, changes: Sequence[tuple[int, Sequence[SerializedRow]]], snapshot: tuple[int, bytes] | None = None
+    ) -> None:
+        """:meth:`write` of rows already serialized (:func:`serialized`)."""
         sql = self.db.sql
         # Moving the position first, and only from ``start``, takes the write
         # lock (SQLite) or the row lock (PostgreSQL): two writers never both
         # advance from ``start``.
         cursor.execute(
-            sql("UPDATE {t}accord_projection SET position = ? WHERE name = ? AND position = ? RETURNING position"),
+            sql("UPDATE {t}accord_projection SET position = ? WHERE name = ? AND position = ?"
+                " RETURNING position"),
             (start + len(changes), NAME, start),
         )
         if not cursor.fetchall():
             cursor.execute(sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
             raise StalePosition("projections", f"position is {int(cursor.fetchone()['position'])}, want {start}")
+        # A version written here ends where the next one written here starts;
+        # the version current before these changes ends at the first of them.
+        ends: list[tuple[int, str, str]] = []
+        versions: list[list[Any]] = []
+        latest: dict[tuple[str, str], list[Any]] = {}
         for index, rows in changes:
-            for row in rows:
-                if not row.first:
-                    cursor.execute(
-                        sql("UPDATE {t}accord_rows SET valid_to = ? WHERE view = ? AND id = ? AND valid_to IS NULL"),
-                        (index + 1, row.view, row.id),
-                    )
-                cursor.execute(
-                    sql("INSERT INTO {t}accord_rows (view, id, subject, valid_from, doc) VALUES (?, ?, ?, ?, ?)"),
-                    (row.view, row.id, row.subject, index + 1, canonical_bytes(row.doc).decode("utf-8")),
-                )
+            for view, doc_id, subject, first, doc in rows:
+                version = [view, doc_id, subject, index + 1, None, doc]
+                earlier = latest.get((view, doc_id))
+                if earlier is not None:
+                    earlier[4] = index + 1
+                elif not first:
+                    ends.append((index + 1, view, doc_id))
+                latest[(view, doc_id)] = version
+                versions.append(version)
+        if ends:
+            cursor.executemany(sql("UPDATE {t}accord_rows SET valid_to = ? WHERE view = ? AND id = ? AND valid_to IS NULL"), ends)
+        if versions:
+            cursor.executemany(
+                sql("INSERT INTO {t}accord_rows (view, id, subject, valid_from, valid_to, doc) VALUES (?, ?, ?, ?, ?, ?)"), versions
+            )
         if snapshot is not None:
             cursor.execute(sql("DELETE FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
             cursor.execute(

@@ -176,6 +176,21 @@ def test_what_commits_with_an_append_rolls_it_back_when_it_fails(store_url: str)
         assert log.head().root == tree_of(log.entries()).root()
 
 
+def test_verified_bytes_are_appended_as_they_are_only_where_they_extend_the_log(store_url: str) -> None:
+    with Store(store_url) as source_store, Store("memory:") as copy_store:
+        source, copy = Log(source_store, clock=Ticker()), Log(copy_store)
+        append_n(source, 5)
+        datas = [entry.to_bytes() for entry in source.entries()]
+        copy.append_verified(0, datas[:2])
+        with pytest.raises(StorageError, match=r"^log: entry index 3 does not extend the log of size 2$"):
+            copy.append_verified(3, datas[3:])
+        assert copy.size == 2
+        copy.append_verified(2, datas[2:])
+        assert [entry.to_bytes() for entry in copy.entries()] == datas
+        assert copy.head().root == source.head().root
+        assert copy.append([statement(5)])[0].index == 5  # the head is read back after bytes it did not parse
+
+
 def test_stored_tree_agrees_with_an_in_memory_tree_at_every_size(log: Log) -> None:
     reference = MemoryTree()
     for n in range(40):
