@@ -43,7 +43,7 @@ def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
     if not 0 <= first <= checkpoint.size:
         raise StorageError("export", f"--from {first} is beyond the newest checkpoint's size {checkpoint.size}")
     manifest = Manifest(checkpoint.origin, first, checkpoint.size)
-    entries = (stored.data for stored in ledger.store.entries(first, checkpoint.size))
+    entries = ledger.store.entry_data(first, checkpoint.size)
     write_bundle(path, manifest, entries, latest.to_text())
     return manifest
 

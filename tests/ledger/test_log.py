@@ -191,6 +191,18 @@ def test_verified_bytes_are_appended_as_they_are_only_where_they_extend_the_log(
         assert copy.append([statement(5)])[0].index == 5  # the head is read back after bytes it did not parse
 
 
+def test_entry_data_reads_the_bytes_the_library_reads_page_by_page(log: Log) -> None:
+    # entry_data bypasses the library's select on SQLite and PostgreSQL: it
+    # must give the same bytes, without the node hashes stored in front.
+    append_n(log, 37)
+    store = log.store
+    everything = [stored.data for stored in store.entries()]
+    assert everything == [entry.to_bytes() for entry in log.entries()]
+    assert list(store.entry_data(page=5)) == everything
+    assert list(store.entry_data(3, 31, page=4)) == everything[3:31]
+    assert list(store.entry_data(36)) == everything[36:] and list(store.entry_data(37)) == []
+
+
 def test_stored_tree_agrees_with_an_in_memory_tree_at_every_size(log: Log) -> None:
     reference = MemoryTree()
     for n in range(40):
