@@ -119,11 +119,11 @@ class CheckedAppends:
 def append_checked_one_per_transaction(bench: Bench) -> Figure:
     """Statements appended one per ``Ledger.append`` call through every check, onto a founded SQLite ledger.
 
-    What the writer does for each member's statement: read the head, judge
-    the statement by the rules at that head (its Ed25519 signature
-    verified, the actor's key, standing, nonce and time checked), store the
-    entry with its Merkle nodes in one transaction, then write the views'
-    rows in a second. The ledger is a copy of the synthetic one's first
+    What the writer does for each member's statement: judge the statement
+    by the rules at the head its last append left (its Ed25519 signature
+    verified, the actor's key, standing, nonce and time checked), then store
+    the entry with its Merkle nodes, the views' rows and their position in
+    one transaction. The ledger is a copy of the synthetic one's first
     10^3 entries; the statements are ``statement.make`` by members, signed
     beforehand. Goal: at least half the raw insert rate of the same bytes.
     """

@@ -180,7 +180,8 @@ class Log:
         stored = [StoredEntry(index, data, tuple(frontier.append(leaf_hash(data)))) for index, data in enumerate(datas, head.size)]
         self.store.append(stored, also)
         self._frontier = frontier
-        self._head = LogHead(frontier.size, logged_at, frontier) if logged_at is not None or not datas else None
+        if datas:
+            self._head = None if logged_at is None else LogHead(frontier.size, logged_at, frontier)
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Parsed entries ``start <= index < stop``, streamed in order."""
