@@ -66,6 +66,7 @@ def test_logged_at_never_decreases_when_the_clock_goes_back(log: Log) -> None:
     assert isinstance(clock, Ticker)
     log.append([statement(0)])
     clock.now -= 3_600
+    assert log.append([]) == []  # appending nothing must not lose the head's time
     log.append([statement(1)])
     first, second = log.entries()
     assert second.logged_at == first.logged_at
