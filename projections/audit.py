@@ -29,7 +29,7 @@ from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange, verify_consistency
 from ledger.note import Note
 from ledger.statement import Statement
-from projections.checking import RegistryFollower, checked_entries
+from projections.checking import checked_entries, registry_of
 from projections.tables import ViewTables
 from projections.views import rows_for
 
@@ -102,8 +102,7 @@ def replay(
     wanted = set(roots_at)
     if done.size in wanted:
         done.roots[done.size] = done.frontier.root()
-    registry = RegistryFollower(lambda: done.state)
-    for checked in checked_entries(entries, start.size, registry, workers, verifier):
+    for checked in checked_entries(entries, start.size, registry_of(start.state), workers, verifier):
         index = checked.index
         try:
             if checked.error is not None:

@@ -7,9 +7,10 @@ a time, while the verifier folds the rules in log order; the fold then only
 asks which keys signed, and gets the answer the workers computed.
 
 A worker checks a signature line against the keys it was told of when its
-chunk was sent: every key held by an actor in the state the fold had
-reached. Lines by a key introduced since (a registration, a rotation, an
-accession) are left for the fold to check itself; they are rare.
+chunk was sent: every key held where the replay started, and every key the
+entries sent so far name (announced_keys). Telling a worker of a key
+changes nothing but speed: the fold decides which keys count, and checks
+itself a line by a key no worker was told of.
 """
 
 from __future__ import annotations
@@ -177,23 +178,6 @@ def registry_of(state: LedgerState | None) -> dict[tuple[str, bytes], list[bytes
     return registry
 
 
-class RegistryFollower:
-    """The registry of a state that moves on, rebuilt only when its keys may have changed."""
-
-    def __init__(self, state: Callable[[], LedgerState | None]) -> None:
-        self._state = state
-        self._seen: tuple[object, object] | None = None
-        self._registry: Registry = {}
-
-    def __call__(self) -> Registry:
-        state = self._state()
-        marks = (None, None) if state is None else (state.actors, state.admissions)
-        if self._seen is None or marks[0] is not self._seen[0] or marks[1] is not self._seen[1]:
-            self._registry = registry_of(state)
-            self._seen = marks
-        return self._registry
-
-
 _INTRODUCING = re.compile(rb'\\"kind\\":\\"(?:charter|key\.add|key\.revoke|civil-society\.register|proposal\.submit)\\"')
 _VERIFIER_KEY = re.compile(rb'([^\s+"\\]+)\+([0-9a-f]{8})\+(A[A-Za-z0-9+/]{43})')
 
@@ -219,7 +203,7 @@ def announced_keys(data: bytes) -> list[VerifierKey]:
 def checked_entries(
     entries: Iterable[bytes],
     first: int,
-    registry: Callable[[], Registry],
+    registry: Registry,
     workers: int | None = None,
     verifier: str = "openssl",
 ) -> Iterator[Checked]:
@@ -227,20 +211,24 @@ def checked_entries(
 
     ``verifier`` names the Ed25519 implementation (``ledger.keys.ED25519_VERIFIERS``).
 
-    ``registry()`` is asked for the keys to try each time a chunk is sent, so
-    it may follow the fold's state as it moves on.
+    ``registry`` holds the keys known where the entries start
+    (:func:`registry_of` the state there). The keys that later entries
+    introduce are read from their bytes as they are sent (announced_keys), so
+    workers are told of them without waiting for the fold to reach them.
     """
     count = (os.cpu_count() or 1) if workers is None else workers
     source = iter(entries)
     holds = ed25519_verifier(verifier)
     if count <= 1:
+        # One process: the fold checks every line itself, as it asks.
         for index, data in enumerate(source, first):
-            yield check_one(index, data, registry(), holds)
+            yield check_one(index, data, {}, holds)
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: deque[tuple[int, list[bytes], concurrent.futures.Future[list[tuple[Any, ...]]]]] = deque()
-        announced: dict[tuple[str, bytes], list[bytes]] = {}
+        # Replaced, never changed, once sent: a chunk's arguments are pickled later, in another thread.
+        told: dict[tuple[str, bytes], Sequence[bytes]] = dict(registry)
         position = first
         exhausted = False
         while True:
@@ -251,13 +239,9 @@ def checked_entries(
                     break
                 for data in chunk:
                     for key in announced_keys(data):
-                        publics = announced.setdefault((key.name, key.key_id), [])
+                        publics = told.get((key.name, key.key_id), ())
                         if key.public not in publics:
-                            publics.append(key.public)
-                known = registry()
-                told = dict(known) if announced else known
-                for label, publics in announced.items():
-                    told[label] = [*known.get(label, ()), *(p for p in publics if p not in known.get(label, ()))]
+                            told = {**told, (key.name, key.key_id): (*publics, key.public)}
                 pending.append((position, chunk, pool.submit(check_chunk, position, chunk, told, verifier)))
                 position += len(chunk)
             if not pending:
