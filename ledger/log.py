@@ -149,10 +149,7 @@ class Log:
             if entry.index != head.size + offset:
                 raise StorageError("log", f"entry index {entry.index} does not extend the log of size {head.size + offset}")
         check(head, entries)
-        try:
-            self._store_after(head, entries)
-        except AppendConflict as error:
-            raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
+        self._store_copy(head, [entry.to_bytes() for entry in entries], entries[-1].logged_at if entries else head.logged_at)
 
     def append_verified(self, first: int, datas: Sequence[bytes], also: Callable[[Any], None] | None = None) -> None:
         """Append entry bytes that a verifier has judged (an import), exactly as they are, all or none.
@@ -165,8 +162,12 @@ class Log:
         head = self.head()
         if first != head.size:
             raise StorageError("log", f"entry index {first} does not extend the log of size {head.size}")
+        self._store_copy(head, datas, None, also)
+
+    def _store_copy(self, head: LogHead, datas: Sequence[bytes], logged_at: str | None, also: Callable[[Any], None] | None = None) -> None:
+        """:meth:`_store_bytes` for a copy, which a lost race leaves no longer extending this log."""
         try:
-            self._store_bytes(head, datas, None, also)
+            self._store_bytes(head, datas, logged_at, also)
         except AppendConflict as error:
             raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
 

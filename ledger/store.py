@@ -156,9 +156,19 @@ class Store:
         except PersistenceError as error:
             raise StorageError("store", f"read failed: {error}") from error
 
-    def _insert(self, events: Sequence[StoredEvent]) -> None:
+    def _insert(self, events: Sequence[StoredEvent], also: Callable[[Any], None] | None = None) -> None:
+        """Insert ``events`` in one transaction, with what ``also(cursor)`` writes in the same one."""
         try:
-            self.recorder.insert_events(events)
+            if also is None:
+                self.recorder.insert_events(events)
+                return
+            # The recorder's own insert inside a transaction of ours: the
+            # library's insert_events would commit on its own.
+            recorder: Any = self.recorder
+            insert = recorder._insert_stored_events if self.backend == "postgres" else recorder._insert_events
+            with self.factory.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+                insert(cursor, events)
+                also(cursor)
         except IntegrityError as error:
             raise AppendConflict("store", f"version {events[0].originator_version} is taken") from error
         except PersistenceError as error:
@@ -238,24 +248,9 @@ class Store:
         commit (only where ``shares_transactions``); an exception it raises
         rolls the entries back with its own writes.
         """
-        events = [_encode(entry) for entry in entries]
-        if also is None:
-            self._insert(events)
-            return
-        if not self.shares_transactions:
+        if also is not None and not self.shares_transactions:
             raise StorageError("store", f"the {self.backend} store shares no transaction with other tables")
-        # The recorder's own insert inside a transaction of ours: the
-        # library's insert_events would commit on its own.
-        recorder: Any = self.recorder
-        insert = recorder._insert_stored_events if self.backend == "postgres" else recorder._insert_events
-        try:
-            with self.factory.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-                insert(cursor, events)
-                also(cursor)
-        except IntegrityError as error:
-            raise AppendConflict("store", f"version {events[0].originator_version} is taken") from error
-        except PersistenceError as error:
-            raise StorageError("store", f"write failed: {error}") from error
+        self._insert([_encode(entry) for entry in entries], also)
 
     def read_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
         """Hashes of complete subtrees; node (level, i) was stored with entry ((i + 1) << level) - 1."""

@@ -123,10 +123,8 @@ class Ledger:
             entries = self.log.append(statements, check=self._check, also=write_views)
         else:
             entries = self.log.append(statements, check=self._check)
-            try:
-                self.views.advance(entries[0].index, self._changes(), self._snapshot_due(entries[0].index, self._pending[-1][2]))
-            except StalePosition:
-                kept_up = False
+            with self.views.db.transaction() as cursor:
+                write_views(cursor, entries)
         self._state = self._pending[-1][2]
         self._pending = []
         if not kept_up:
