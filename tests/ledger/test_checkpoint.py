@@ -17,7 +17,7 @@ from ledger.checkpoint import (
 from ledger.errors import MalformedError, SignatureError
 from ledger.keys import COSIGNATURE_V1, Signer
 from ledger.note import Note, NoteSignature, sign_note, verify_note
-from tests.vectors import accord_golden
+from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
 ORIGIN = GOLDEN["origin"]

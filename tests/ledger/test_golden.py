@@ -1,4 +1,4 @@
-"""Every byte of shared/vectors/accord/golden.json, reproduced from its seeds.
+"""Every byte of tests/vectors/accord/golden.json, reproduced from its seeds.
 
 The chain is the one the log walks: statement JSON -> canonical text -> signed
 note -> entry bytes -> leaf hash -> root -> checkpoint -> cosignature ->
@@ -20,7 +20,7 @@ from ledger.note import sign_note
 from ledger.statement import Statement
 from ledger.store import Store
 from ledger.timefmt import parse_time
-from tests.vectors import accord_golden
+from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
 ORIGIN = GOLDEN["origin"]

@@ -24,7 +24,7 @@ from ledger.keys import (
     read_key_file,
     write_key_file,
 )
-from tests.vectors import accord_golden
+from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
 ORIGIN = GOLDEN["origin"]

@@ -1,4 +1,4 @@
-"""The Merkle tree, tested three ways: shared JSON vectors, known answers, and
+"""The Merkle tree, tested three ways: public JSON vectors, known answers, and
 a naive RFC 9162 reference checked against the real tree for every size up to 64."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.vectorfiles import VECTORS as VECTORFILES
 
-VECTORS = Path(os.environ.get("ACCORD_VECTORS") or Path(__file__).resolve().parents[3] / "shared" / "vectors")
-VECTORS /= "merkle"
+VECTORS = VECTORFILES / "merkle"
 
 # These three cases expect refusals that transparency-dev/merkle's
 # proof.VerifyConsistency, whose semantics Accord follows, does not make:
@@ -107,7 +106,7 @@ def test_roots_of_the_first_n_vector_leaves_match_for_memory_tree_and_compact_ra
 
 # --- Known answers ---
 
-# The eight leaf inputs of shared/vectors/merkle/roots.json.
+# The eight leaf inputs of tests/vectors/merkle/roots.json.
 RFC_LEAVES = [
     h(x) for x in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
 ]

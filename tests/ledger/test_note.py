@@ -10,7 +10,7 @@ import pytest
 from ledger.errors import MalformedError, SignatureError
 from ledger.keys import COSIGNATURE_V1, Signer, VerifierKey
 from ledger.note import MAX_SIGNATURES, Note, NoteSignature, sign_note, verify_note
-from tests.vectors import accord_golden
+from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
 ORIGIN = GOLDEN["origin"]

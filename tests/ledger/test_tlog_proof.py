@@ -12,7 +12,7 @@ from ledger.errors import MalformedError, ProofError, SignatureError
 from ledger.keys import Signer
 from ledger.merkle import MemoryTree, leaf_hash
 from ledger.tlog_proof import TlogProof, verify_tlog_proof
-from tests.vectors import accord_golden
+from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
 ORIGIN = GOLDEN["origin"]
