@@ -35,7 +35,7 @@ def charter_from_toml(text: str, signed_at: str) -> str:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise MalformedError("charter", f"not TOML: {error}") from error
-    unknown = set(document) - {"origin", "name", "operator", "withdrawal_notice", "signed_at_skew", "member", "observer", "categories"}
+    unknown = set(document) - {"origin", "name", "operator", "withdrawal_notice", "signed_at_skew", "witness_lag", "member", "observer", "categories"}
     if unknown:
         raise MalformedError("charter", f"unknown field {sorted(unknown)[0]}")
     for field in ("origin", "name", "operator"):
@@ -52,6 +52,7 @@ def charter_from_toml(text: str, signed_at: str) -> str:
         categories=categories,
         withdrawal_notice=document.get("withdrawal_notice"),
         signed_at_skew=document.get("signed_at_skew"),
+        witness_lag=document.get("witness_lag"),
     )
     return statement.to_text()
 

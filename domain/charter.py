@@ -67,6 +67,7 @@ DEFAULT_CATEGORIES: Mapping[str, Category] = {
 }
 DEFAULT_WITHDRAWAL_NOTICE = "90d"
 DEFAULT_SIGNED_AT_SKEW = "7d"
+DEFAULT_WITNESS_LAG = "5m"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class Settings:
     categories: Mapping[str, Category]
     withdrawal_notice: str
     signed_at_skew: str
+    witness_lag: str = DEFAULT_WITNESS_LAG
+    """How far ``logged_at`` may stray from a witness's time (SPEC 12)."""
 
     @property
     def withdrawal_notice_seconds(self) -> int:
@@ -86,6 +89,10 @@ class Settings:
     @property
     def signed_at_skew_seconds(self) -> int:
         return parse_duration(self.signed_at_skew, "signed_at_skew")
+
+    @property
+    def witness_lag_seconds(self) -> int:
+        return parse_duration(self.witness_lag, "witness_lag")
 
     def amended(self, amendment: Mapping[str, Any]) -> Settings:
         """These settings with a checked amendment (see :func:`check_amendment`) applied."""
@@ -210,5 +217,7 @@ def parse_settings(body: Mapping[str, Any], origin: str) -> Settings:
     notice = body.get("withdrawal_notice", DEFAULT_WITHDRAWAL_NOTICE)
     skew = body.get("signed_at_skew", DEFAULT_SIGNED_AT_SKEW)
     parse_duration(notice, "withdrawal_notice")
+    lag = body.get("witness_lag", DEFAULT_WITNESS_LAG)
     parse_duration(skew, "signed_at_skew")
-    return Settings(origin=origin, name=name, categories=categories, withdrawal_notice=notice, signed_at_skew=skew)
+    parse_duration(lag, "witness_lag")
+    return Settings(origin=origin, name=name, categories=categories, withdrawal_notice=notice, signed_at_skew=skew, witness_lag=lag)

@@ -39,6 +39,7 @@ def charter(
     categories: Mapping[str, Category] | None = None,
     withdrawal_notice: str | None = None,
     signed_at_skew: str | None = None,
+    witness_lag: str | None = None,
     nonce: str | None = None,
 ) -> Statement:
     """The unsigned charter; the operator and every founding member sign it."""
@@ -51,6 +52,8 @@ def charter(
         body["withdrawal_notice"] = withdrawal_notice
     if signed_at_skew is not None:
         body["signed_at_skew"] = signed_at_skew
+    if witness_lag is not None:
+        body["witness_lag"] = witness_lag
     return statement(origin, "charter", OPERATOR, signed_at, body, nonce)
 
 

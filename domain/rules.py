@@ -694,7 +694,7 @@ def _charter(entry: Entry, note: Note, statement: Statement, verify: Verify) -> 
     if statement.actor != OPERATOR:
         raise violation("charter.actor", f"actor got {statement.actor!r}, want {OPERATOR!r}", "actor")
     body = statement.body
-    allowed = {"name", "operator", "members", "observers", "categories", "withdrawal_notice", "signed_at_skew"}
+    allowed = {"name", "operator", "members", "observers", "categories", "withdrawal_notice", "signed_at_skew", "witness_lag"}
     for name in sorted(set(body) - allowed):
         raise violation("statement.body", f"unknown field {name}", f"body.{name}")
     origin = statement.origin

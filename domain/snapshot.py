@@ -11,7 +11,7 @@ from typing import Any
 
 from immutables import Map
 
-from domain.charter import Category, Settings
+from domain.charter import DEFAULT_WITNESS_LAG, Category, Settings
 from domain.state import Actor, Admission, KeyRecord, LedgerState, Proposal
 from ledger.canonical import canonical_bytes, parse_canonical
 from ledger.keys import VerifierKey
@@ -105,6 +105,7 @@ def to_snapshot(state: LedgerState) -> bytes:
                 "categories": {name: c.to_json() for name, c in settings.categories.items()},
                 "withdrawal_notice": settings.withdrawal_notice,
                 "signed_at_skew": settings.signed_at_skew,
+                "witness_lag": settings.witness_lag,
             },
             # Sorted: a persistent map's iteration order depends on how it was built.
             "actors": [actor_json(state.actors[key]) for key in sorted(state.actors)],
@@ -140,6 +141,7 @@ def from_snapshot(data: bytes) -> LedgerState:
             categories={name: Category(c["procedure"], c["min_period"]) for name, c in settings["categories"].items()},
             withdrawal_notice=settings["withdrawal_notice"],
             signed_at_skew=settings["signed_at_skew"],
+            witness_lag=settings.get("witness_lag", DEFAULT_WITNESS_LAG),
         ),
         actors=Map({a["id"]: _read_actor(a) for a in doc["actors"]}),
         open_proposals=Map({p["id"]: _read_proposal(p) for p in doc["open_proposals"]}),

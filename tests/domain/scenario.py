@@ -49,6 +49,7 @@ def founding_charter(
     categories: Mapping[str, Category] | None = None,
     withdrawal_notice: str | None = None,
     signed_at_skew: str | None = None,
+    witness_lag: str | None = None,
 ) -> tuple[dict[str, Signer], str]:
     """Every founder's key and the charter note signed by the operator and every founding member."""
     keys = {actor: new_signer(actor) for actor in (OPERATOR, *members, *observers)}
@@ -64,6 +65,7 @@ def founding_charter(
         categories=categories,
         withdrawal_notice=withdrawal_notice,
         signed_at_skew=signed_at_skew,
+        witness_lag=witness_lag,
     )
     return keys, sign_note(charter.to_text(), keys[OPERATOR], *(keys[m] for m in members)).to_text()
 
