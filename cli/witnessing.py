@@ -53,7 +53,12 @@ log_key_option = click.option(
 
 @click.group()
 def witness() -> None:
-    """Run a C2SP tlog-witness for Accord logs."""
+    """Run a C2SP tlog-witness for Accord logs.
+
+    \b
+    Example:
+      accord witness serve --key w1.key --log-key operator.pub --state w1.db --listen 127.0.0.1:7380
+    """
 
 
 @witness.command()
