@@ -19,8 +19,10 @@ import base64
 import concurrent.futures
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -159,6 +161,27 @@ def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier
     return [_verdict(check_one(index, data, registry, holds)) for index, data in enumerate(chunk, first)]
 
 
+def die_with_parent() -> None:
+    """In a worker: exit as soon as the process that started it is gone, killed or crashed.
+
+    The worker watches the pipe ``multiprocessing`` keeps from its parent
+    (``parent_process().sentinel``: the end of a pipe whose other end only
+    the parent holds, or the parent's process handle on Windows); it becomes
+    ready when the parent is gone, however it ended. Without this, a worker
+    of a killed verify waits forever for its next chunk, holding the
+    caller's pipes.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="accord-watch-parent", daemon=True).start()
+
+
 def registry_of(state: LedgerState | None) -> dict[tuple[str, bytes], list[bytes]]:
     """Every Ed25519 key an actor has held, and every key an adopted admission names."""
     registry: dict[tuple[str, bytes], list[bytes]] = {}
@@ -225,7 +248,7 @@ def checked_entries(
             yield check_one(index, data, {}, holds)
         return
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=die_with_parent) as pool:
         pending: deque[tuple[int, list[bytes], concurrent.futures.Future[list[tuple[Any, ...]]]]] = deque()
         # Replaced, never changed, once sent: a chunk's arguments are pickled later, in another thread.
         told: dict[tuple[str, bytes], Sequence[bytes]] = dict(registry)
