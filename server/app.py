@@ -1,0 +1,228 @@
+"""The secretariat server (SPEC section 11): the tlog-tiles read API, ``POST /add``, status.
+
+Thin handlers over the same functions the CLI calls: a refusal's body is the
+one line ``accord`` prints for that statement. Reads and writes use separate
+stores of the same database, so serving tiles never waits for a batch. Other
+pages (a witness, HTML views) are mounted with ``extra_routes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ledger.entry import MAX_ENTRY_BYTES, Entry
+from ledger.errors import AccordError, MalformedError, RuleViolation, SignatureError, StorageError
+from ledger.keys import Signer
+from ledger.note import Note
+from ledger.store import Store
+from ledger.tiles import Tile
+from ledger.timefmt import parse_time
+from projections.ledger import Ledger
+from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback
+from server.openapi import document as openapi_document
+from server.tiles import TileSource
+
+CHECKPOINT_CACHE = "public, max-age=2"
+"""The checkpoint changes with every batch: caches may keep it a moment, no more."""
+TILE_CACHE = "public, max-age=31536000, immutable"
+FRESH_FOR = 300
+"""Seconds an entry may wait uncovered by the published checkpoint before /healthz fails."""
+TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+PROOF = "text/x.tlog-proof; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one server process batches: ``window`` seconds, ``max_batch`` statements, ``max_pending`` queued."""
+
+    window: float = WINDOW
+    max_batch: int = MAX_BATCH
+    max_pending: int = MAX_PENDING
+    fresh_for: float = FRESH_FOR
+
+
+def http_status(error: AccordError) -> int:
+    """The status of SPEC 11 for a refused submission."""
+    if isinstance(error, Pushback):
+        return 429
+    if isinstance(error, StorageError):
+        return 503
+    if isinstance(error, RuleViolation):
+        return 409 if error.rule == "statement.duplicate" else 422
+    if isinstance(error, SignatureError):
+        return 422
+    if isinstance(error, MalformedError) and error.component == "entry" and error.problem.startswith("too large"):
+        return 413
+    return 400
+
+
+def refusal(error: AccordError) -> Response:
+    """The refusal as the CLI prints it, one line, with the status that names its kind."""
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Pushback) else {}
+    return PlainTextResponse(f"accord: {error}\n", status_code=http_status(error), headers=headers)
+
+
+def build_app(
+    store_url: str,
+    operator: Signer,
+    *,
+    settings: Settings = Settings(),
+    publish: Publish | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The server's ASGI app over the ledger in ``store_url``, signing checkpoints with ``operator``.
+
+    ``publish`` replaces the step that makes a batch's signed checkpoint the
+    published one (a witnessing policy wraps it); ``extra_routes`` are
+    mounted beside the log's own. The ledger is opened, and the operator key
+    checked against its charter, when the app starts.
+    """
+    service: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ledger = Ledger.open(store_url)
+        reader = Store(store_url)
+        try:
+            ledger.check_operator(operator)
+            # Entries a killed server appended without a checkpoint are covered now.
+            if ledger.log.size:
+                ledger.publish_checkpoint(operator)
+            batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
+            batcher.start()
+            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader)
+            yield
+            batcher.stop()
+        finally:
+            reader.close()
+            ledger.close()
+
+    async def checkpoint(request: Request) -> Response:
+        latest = await run_in_threadpool(service["tiles"].checkpoint)
+        if latest is None:
+            return PlainTextResponse("accord: log: no checkpoint yet\n", status_code=404)
+        return Response(latest[0], media_type=TEXT, headers={"Cache-Control": CHECKPOINT_CACHE})
+
+    async def tile(request: Request) -> Response:
+        try:
+            wanted = Tile.from_path("tile/" + request.path_params["path"])
+        except MalformedError as error:
+            return PlainTextResponse(f"accord: {error}\n", status_code=404)
+        source: TileSource = service["tiles"]
+
+        def read() -> bytes | None:
+            latest = source.checkpoint()
+            return None if latest is None else source.read(wanted, latest[1])
+
+        data = await run_in_threadpool(read)
+        if data is None:
+            return PlainTextResponse(f"accord: tile: {wanted.path()} is beyond the published checkpoint\n", status_code=404)
+        return Response(data, media_type=OCTETS, headers={"Cache-Control": TILE_CACHE})
+
+    async def add(request: Request) -> Response:
+        body = await _bounded_body(request)
+        if body is None:
+            return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
+        try:
+            note = body.decode("utf-8")
+            Note.from_text(note)
+        except UnicodeDecodeError:
+            return refusal(MalformedError("note", "the body is not UTF-8"))
+        except AccordError as error:
+            return refusal(error)
+        try:
+            answer = service["batcher"].submit(note)
+            receipt = await asyncio.wrap_future(answer)
+        except AccordError as error:
+            return refusal(error)
+        return Response(receipt.to_text(), media_type=PROOF)
+
+    def status_document() -> dict[str, Any]:
+        return _status(service["ledger"], service["tiles"], service["batcher"], operator)
+
+    async def status(request: Request) -> Response:
+        try:
+            return JSONResponse(await run_in_threadpool(status_document))
+        except AccordError as error:
+            return PlainTextResponse(f"accord: {error}\n", status_code=503)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            document = await run_in_threadpool(status_document)
+        except AccordError as error:
+            return PlainTextResponse(f"accord: {error}\n", status_code=503)
+        if document["checkpoint_age"] > settings.fresh_for:
+            return PlainTextResponse(
+                f"accord: log: the published checkpoint leaves entries uncovered for {document['checkpoint_age']} s, want at most {settings.fresh_for:g}\n",
+                status_code=503,
+            )
+        return PlainTextResponse("ok\n")
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    routes: list[BaseRoute] = [
+        Route("/checkpoint", checkpoint, methods=["GET"]),
+        Route("/tile/{path:path}", tile, methods=["GET"]),
+        Route("/add", add, methods=["POST"]),
+        Route("/status", status, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = service
+    return app
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The request body, or None once it exceeds the largest entry (read no further)."""
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ENTRY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status(ledger: Ledger, source: TileSource, batcher: Batcher, operator: Signer) -> dict[str, Any]:
+    """Size, checkpoint age and witnesses, as ``GET /status`` reports them."""
+    reader = source.store
+    head = reader.head()
+    entries = 0 if head is None else head.index + 1
+    latest = source.checkpoint()
+    size = 0 if latest is None else latest[1]
+    age = 0
+    if size < entries:
+        stored = reader.entry(size)
+        if stored is None:
+            raise StorageError("status", f"entry {size} vanished while the log holds {entries}")
+        age = max(0, int(time.time()) - parse_time(Entry.from_bytes(stored.data).logged_at, "logged_at"))
+    witnesses = []
+    if latest is not None:
+        note = Note.from_text(latest[0])
+        witnesses = sorted(signature.name for signature in note.signatures if signature.name != operator.name)
+    return {
+        "version": 1,
+        "origin": operator.name,
+        "size": size,
+        "entries": entries,
+        "checkpoint_age": age,
+        "witnesses": witnesses,
+        "pending": batcher.pending,
+        "batches": batcher.batches,
+    }
