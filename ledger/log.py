@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_cosignature
 from ledger.entry import Entry
@@ -53,8 +53,43 @@ accept them or raise an AccordError to refuse them. It may be called again,
 against a newer head, after a lost race."""
 
 
-Also = Callable[[Any, Sequence[Entry]], None]
-"""Writes that commit with an append: given the transaction's cursor and the entries stored."""
+Rows = Callable[[Any], bool]
+"""Writes that commit with an append, given the transaction's cursor. Returns
+False when it wrote nothing because the rows were not current (the caller
+catches them up afterwards); raising rolls the entries back with it."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Verdict(Generic[T]):
+    """What a judge decided against one head: the entries to store after it, in order,
+    their bytes, what commits with them, and whatever the caller wants back."""
+
+    entries: Sequence[Entry]
+    datas: Sequence[bytes]
+    outcome: T
+    rows: Rows | None = None
+    refused: bool = False
+    """Whether some statement was refused: a refusal is final only against the head as stored."""
+
+
+Judge = Callable[[LogHead, str], Verdict[T]]
+"""Judges statements against ``head`` at time ``logged_at`` (never before the head's):
+returns a Verdict, or raises an AccordError to refuse them all. It may be called
+again, against a newer head, after a lost race."""
+
+
+@dataclass(frozen=True)
+class Appended(Generic[T]):
+    """The verdict that was committed, and whether its rows were written with it."""
+
+    verdict: Verdict[T]
+    rows_written: bool
+
+    @property
+    def entries(self) -> list[Entry]:
+        return list(self.verdict.entries)
 
 
 def accept_all(head: LogHead, entries: Sequence[Entry]) -> None:
@@ -101,41 +136,59 @@ class Log:
             self._head = None  # another writer appended: the next append reads the head anew
         return size
 
-    def append(self, statements: Sequence[str], check: Check = accept_all, also: Also | None = None) -> list[Entry]:
-        """Append signed statements as consecutive entries, all or none.
+    def commit(self, judge: Judge[T]) -> Appended[T]:
+        """Store what ``judge`` accepts after the head, with its rows, in one transaction.
 
-        ``logged_at`` is the clock's time, never before the previous entry's.
-        ``also(cursor, entries)`` writes whatever else must commit with the
-        entries (the store must share transactions). Raises whatever ``check``
-        raises (nothing is appended), MalformedError for an entry over 65,535
-        bytes, StorageError if the store fails.
-
-        The first attempt follows the head this Log left after its own last
-        append, without reading it back: if another writer appended since,
-        the insert at that index fails and the attempt is repeated against
-        the head read anew, and a refusal is only final once judged against
-        the head as stored.
+        The one append path. The first attempt follows the head this Log left
+        after its own last append, without reading it back: if another writer
+        appended since, the insert at that index fails and the statements are
+        judged again against the head read anew; a refusal (raised, or noted
+        in the verdict) is only final once judged against the head as stored.
+        Raises what the judge raises (nothing is appended), StorageError if
+        the store fails.
         """
         head, fresh = (self._head, False) if self._head is not None else (self.head(), True)
         for _ in range(MAX_ATTEMPTS):
             logged_at = format_time(self.clock())
             if head.logged_at is not None and logged_at < head.logged_at:
                 logged_at = head.logged_at
-            entries = [Entry(head.size + offset, logged_at, text) for offset, text in enumerate(statements)]
             try:
-                check(head, entries)
+                verdict = judge(head, logged_at)
             except AccordError:
                 if fresh or self.size == head.size:
                     raise
                 head, fresh = self.head(), True
                 continue
+            if verdict.refused and not fresh and self.size != head.size:
+                head, fresh = self.head(), True
+                continue
             try:
-                self._store_after(head, entries, None if also is None else lambda cursor: also(cursor, entries))
+                last = verdict.entries[-1].logged_at if verdict.entries else head.logged_at
+                written = self._store_after(head, verdict.datas, verdict.rows, last)
             except AppendConflict:
                 head, fresh = self.head(), True
                 continue
-            return entries
+            return Appended(verdict, written)
         raise StorageError("log", f"append lost {MAX_ATTEMPTS} races in a row; is another writer stuck?")
+
+    def append(self, statements: Sequence[str], check: Check = accept_all, also: Callable[[Any, Sequence[Entry]], None] | None = None) -> list[Entry]:
+        """Append signed statements as consecutive entries, all or none.
+
+        ``logged_at`` is the clock's time, never before the previous entry's.
+        ``also(cursor, entries)`` writes whatever else must commit with the
+        entries. Raises whatever ``check`` raises (nothing is appended),
+        MalformedError for an entry over 65,535 bytes, StorageError if the
+        store fails.
+        """
+
+        def judge(head: LogHead, logged_at: str) -> Verdict[None]:
+            entries = [Entry(head.size + offset, logged_at, text) for offset, text in enumerate(statements)]
+            check(head, entries)
+            datas = [entry.to_bytes() for entry in entries]
+            rows = None if also is None else lambda cursor: also(cursor, entries) is None
+            return Verdict(entries, datas, None, rows)
+
+        return self.commit(judge).entries
 
     def append_entries(self, entries: Sequence[Entry], check: Check = accept_all) -> None:
         """Append entries exactly as they are (a copy of this log from elsewhere), all or none.
@@ -149,40 +202,41 @@ class Log:
             if entry.index != head.size + offset:
                 raise StorageError("log", f"entry index {entry.index} does not extend the log of size {head.size + offset}")
         check(head, entries)
-        self._store_copy(head, [entry.to_bytes() for entry in entries], entries[-1].logged_at if entries else head.logged_at)
+        self._store_copy(head, [entry.to_bytes() for entry in entries], logged_at=entries[-1].logged_at if entries else head.logged_at)
 
-    def append_verified(self, first: int, datas: Sequence[bytes], also: Callable[[Any], None] | None = None) -> None:
+    def append_verified(self, first: int, datas: Sequence[bytes], rows: Rows | None = None) -> bool:
         """Append entry bytes that a verifier has judged (an import), exactly as they are, all or none.
 
-        ``first`` must be the log's size; ``also(cursor)`` writes what must
-        commit with them. Nothing is parsed again: the caller vouches that
-        the bytes are entries ``first, first + 1, ...``. A lost race is not
-        retried: the copy no longer extends this log.
+        ``first`` must be the log's size; ``rows(cursor)`` writes what must
+        commit with them (returns whether they were written). Nothing is
+        parsed again: the caller vouches that the bytes are entries
+        ``first, first + 1, ...``. A lost race is not retried: the copy no
+        longer extends this log.
         """
         head = self.head()
         if first != head.size:
             raise StorageError("log", f"entry index {first} does not extend the log of size {head.size}")
-        self._store_copy(head, datas, None, also)
+        return self._store_copy(head, datas, rows)
 
-    def _store_copy(self, head: LogHead, datas: Sequence[bytes], logged_at: str | None, also: Callable[[Any], None] | None = None) -> None:
-        """:meth:`_store_bytes` for a copy, which a lost race leaves no longer extending this log."""
+    def _store_copy(self, head: LogHead, datas: Sequence[bytes], rows: Rows | None = None, logged_at: str | None = None) -> bool:
+        """:meth:`_store_after` for a copy, which a lost race leaves no longer extending this log."""
         try:
-            self._store_bytes(head, datas, logged_at, also)
+            return self._store_after(head, datas, rows, logged_at)
         except AppendConflict as error:
             raise StorageError("log", f"another writer appended entry {head.size} meanwhile; nothing was appended") from error
 
-    def _store_after(self, head: LogHead, entries: Sequence[Entry], also: Callable[[Any], None] | None = None) -> None:
-        """Store ``entries`` after ``head`` with the Merkle nodes they complete; AppendConflict if beaten."""
-        self._store_bytes(head, [entry.to_bytes() for entry in entries], entries[-1].logged_at if entries else head.logged_at, also)
-
-    def _store_bytes(self, head: LogHead, datas: Sequence[bytes], logged_at: str | None, also: Callable[[Any], None] | None) -> None:
-        """Store entry bytes after ``head``; the head they leave is cached when ``logged_at`` (the last one's) is given."""
+    def _store_after(self, head: LogHead, datas: Sequence[bytes], rows: Rows | None, logged_at: str | None) -> bool:
+        """Store entry bytes after ``head`` with the Merkle nodes they complete; AppendConflict if beaten.
+        The head they leave is kept for the next append when ``logged_at`` (the last entry's) is given."""
+        if not datas:
+            return True
         frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
         stored = [StoredEntry(index, data, tuple(frontier.append(leaf_hash(data)))) for index, data in enumerate(datas, head.size)]
-        self.store.append(stored, also)
+        written = self.store.append(stored, rows)
         self._frontier = frontier
         if datas:
             self._head = None if logged_at is None else LogHead(frontier.size, logged_at, frontier)
+        return written
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Parsed entries ``start <= index < stop``, streamed in order."""

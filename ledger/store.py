@@ -17,7 +17,10 @@ and its ``SQLITE_*`` / ``POSTGRES_*`` settings) when no URL is given.
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -57,6 +60,18 @@ class StoredEntry:
     @property
     def leaf_hash(self) -> bytes:
         return self.nodes[0]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How SQL is spelled for a store's database: the parameter mark and the tables' schema prefix."""
+
+    mark: str = "?"
+    prefix: str = ""
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with ``{t}`` table prefixes and ``?`` marks for this database."""
+        return statement.replace("{t}", self.prefix).replace("?", self.mark)
 
 
 def _encode(entry: StoredEntry) -> StoredEvent:
@@ -132,6 +147,10 @@ class Store:
             if settings.get("POSTGRES_SCHEMA"):
                 self._create_schema(settings["POSTGRES_SCHEMA"])
             self.recorder: AggregateRecorder = self.factory.aggregate_recorder()
+            self._lock = threading.Lock()
+            if not self.shares_transactions:
+                self._beside = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                self._beside.row_factory = sqlite3.Row
         except (PersistenceError, OSError, ValueError) as error:
             raise StorageError("store", f"cannot open {url or settings['PERSISTENCE_MODULE']}: {error}") from error
 
@@ -143,6 +162,8 @@ class Store:
 
     def close(self) -> None:
         self.factory.close()
+        if not self.shares_transactions:
+            self._beside.close()
 
     def __enter__(self) -> Store:
         return self
@@ -156,19 +177,57 @@ class Store:
         except PersistenceError as error:
             raise StorageError("store", f"read failed: {error}") from error
 
-    def _insert(self, events: Sequence[StoredEvent], also: Callable[[Any], None] | None = None) -> None:
-        """Insert ``events`` in one transaction, with what ``also(cursor)`` writes in the same one."""
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL spelling of :meth:`transaction`'s database."""
+        if self.backend == "postgres":
+            return Dialect("%s", f'"{self.factory.datastore.schema}".')  # type: ignore[attr-defined]
+        return Dialect()
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator[Any]:
+        """A cursor in one transaction of the store's database, for the read models' tables: the
+        log's own on SQLite and PostgreSQL; beside a memory store, a private in-memory SQLite one."""
         try:
-            if also is None:
-                self.recorder.insert_events(events)
+            if self.shares_transactions:
+                with self.factory.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
+                    yield cursor
                 return
-            # The recorder's own insert inside a transaction of ours: the
-            # library's insert_events would commit on its own.
-            recorder: Any = self.recorder
-            insert = recorder._insert_stored_events if self.backend == "postgres" else recorder._insert_events
-            with self.factory.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            with self._lock:
+                cursor = self._beside.cursor()
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor
+                except BaseException:
+                    self._beside.rollback()
+                    raise
+                if commit:
+                    self._beside.commit()
+                else:
+                    self._beside.rollback()
+        except IntegrityError:
+            raise  # an index taken: the insert's caller tells an AppendConflict
+        except (PersistenceError, sqlite3.Error) as error:
+            raise StorageError("projections", f"database error: {error}") from error
+
+    def _insert(self, events: Sequence[StoredEvent], rows: Callable[[Any], bool] | None = None) -> bool:
+        """Insert ``events`` in one transaction, with what ``rows(cursor)`` writes in the same one."""
+        try:
+            if rows is None:
+                self.recorder.insert_events(events)
+                return True
+            with self.transaction() as cursor:
+                if not self.shares_transactions:
+                    # The rows first, in their own database, rolled back if the insert fails.
+                    written = rows(cursor)
+                    self.recorder.insert_events(events)
+                    return written
+                # The recorder's own insert inside a transaction of ours: the
+                # library's insert_events would commit on its own.
+                recorder: Any = self.recorder
+                insert = recorder._insert_stored_events if self.backend == "postgres" else recorder._insert_events
                 insert(cursor, events)
-                also(cursor)
+                return rows(cursor)
         except IntegrityError as error:
             raise AppendConflict("store", f"version {events[0].originator_version} is taken") from error
         except PersistenceError as error:
@@ -240,17 +299,15 @@ class Store:
         (SQLite and PostgreSQL; not the memory store)."""
         return self.backend in ("sqlite", "postgres")
 
-    def append(self, entries: Sequence[StoredEntry], also: Callable[[Any], None] | None = None) -> None:
+    def append(self, entries: Sequence[StoredEntry], rows: Callable[[Any], bool] | None = None) -> bool:
         """Store consecutive entries in one transaction; AppendConflict if an index is taken.
 
-        ``also`` is called with the transaction's cursor after the entries are
-        inserted, to write other tables of the same database in the same
-        commit (only where ``shares_transactions``); an exception it raises
-        rolls the entries back with its own writes.
+        ``rows`` is called with a cursor of :meth:`transaction` to write the
+        read models' tables in the same commit; an exception it raises rolls
+        the entries back with its own writes. Returns what it returns (True
+        without it).
         """
-        if also is not None and not self.shares_transactions:
-            raise StorageError("store", f"the {self.backend} store shares no transaction with other tables")
-        self._insert([_encode(entry) for entry in entries], also)
+        return self._insert([_encode(entry) for entry in entries], rows)
 
     def read_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
         """Hashes of complete subtrees; node (level, i) was stored with entry ((i + 1) << level) - 1."""

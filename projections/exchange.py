@@ -143,21 +143,17 @@ def import_bundle(
             last = appended == checked.replay.size - local
             snapshot = (final.size, to_snapshot(final)) if last and final is not None else None
 
-            def write_views(cursor: Any) -> None:
-                nonlocal views_kept_up
-                if views_kept_up:
-                    try:
-                        ledger.views.write_serialized(cursor, first, changes, snapshot)
-                    except StalePosition:
-                        views_kept_up = False
+            def write_views(cursor: Any) -> bool:
+                if not views_kept_up:
+                    return False
+                try:
+                    ledger.views.write_serialized(cursor, first, changes, snapshot)
+                except StalePosition:
+                    return False
+                return True
 
-            # Entries and their rows in one transaction where the store can; else one after the other.
-            if ledger.store.shares_transactions:
-                ledger.log.append_verified(first, chunk, also=write_views)
-            else:
-                ledger.log.append_verified(first, chunk)
-                with ledger.views.db.transaction() as cursor:
-                    write_views(cursor)
+            # Entries and their rows in one transaction.
+            views_kept_up = ledger.log.append_verified(first, chunk, rows=write_views)
     ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
     if not views_kept_up:
         ledger.update_views()

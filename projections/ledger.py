@@ -13,6 +13,7 @@ apply an entry to them twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from domain.charter import OPERATOR
@@ -20,17 +21,24 @@ from domain.rules import apply, assume_verified, read_statement
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
 from ledger.entry import Entry
-from ledger.errors import MalformedError, SignatureError, StorageError
+from ledger.errors import AccordError, MalformedError, SignatureError, StorageError
 from ledger.keys import Signer
-from ledger.log import Log, LogHead, wall_clock
+from ledger.log import Judge, Log, LogHead, Verdict, wall_clock
 from ledger.note import Note
-from ledger.statement import Statement
 from ledger.store import Store
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
 
 CHUNK = 1_000
 SNAPSHOT_EVERY = 1_000
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The rules' verdict on a batch: per statement its entry or its refusal, and the state after."""
+
+    results: list[Entry | AccordError]
+    state: LedgerState | None
 
 
 class Ledger:
@@ -41,7 +49,6 @@ class Ledger:
         self.log = Log(store, clock)
         self.views = ViewTables(Database(store))
         self._state: LedgerState | None = None
-        self._pending: list[tuple[LedgerState | None, Entry, LedgerState, Statement]] = []
 
     @classmethod
     def open(cls, url: str | None, clock: Callable[[], int] = wall_clock) -> Ledger:
@@ -92,47 +99,73 @@ class Ledger:
 
     # Appending.
 
-    def _check(self, head: LogHead, entries: Sequence[Entry]) -> None:
-        state = self.state_at(head.size)
-        self._pending = []
-        for entry in entries:
-            parsed = read_statement(entry.statement)
-            after = apply(state, entry, parsed=parsed)
-            self._pending.append((state, entry, after, parsed[1]))
-            state = after
+    def _judge(self, statements: Sequence[str], all_or_none: bool) -> Judge[Judged]:
+        """The rules' judge of ``statements`` in order, each against the state the accepted ones
+        before it leave; a refusal raises (``all_or_none``) or is kept in its statement's place."""
+
+        def judge(head: LogHead, logged_at: str) -> Verdict[Judged]:
+            state = self.state_at(head.size)
+            entries: list[Entry] = []
+            datas: list[bytes] = []
+            changes: list[tuple[int, list[Row]]] = []
+            results: list[Entry | AccordError] = []
+            for text in statements:
+                entry = Entry(head.size + len(entries), logged_at, text)
+                try:
+                    parsed = read_statement(text)
+                    after = apply(state, entry, parsed=parsed)
+                    data = entry.to_bytes()
+                except AccordError as error:
+                    if all_or_none:
+                        raise
+                    results.append(error)
+                    continue
+                # The rows follow from the states judged here: no entry is judged twice.
+                changes.append((entry.index, rows_for(state, after, entry, parsed[1])))
+                entries.append(entry)
+                datas.append(data)
+                results.append(entry)
+                state = after
+            snapshot = self._snapshot_due(head.size, state) if entries else None
+
+            def rows(cursor: Any) -> bool:
+                try:
+                    self.views.write(cursor, head.size, changes, snapshot)
+                except StalePosition:
+                    return False  # behind (a crash, or a writer without views): caught up after the commit
+                return True
+
+            return Verdict(entries, datas, Judged(results, state), rows, refused=len(entries) < len(results))
+
+        return judge
+
+    def _commit(self, statements: Sequence[str], all_or_none: bool) -> list[Entry | AccordError]:
+        appended = self.log.commit(self._judge(statements, all_or_none))
+        self._state = appended.verdict.outcome.state
+        if not appended.rows_written:
+            self.update_views()
+        return appended.verdict.outcome.results
 
     def append(self, statements: Sequence[str]) -> list[Entry]:
         """Append signed statements (notes) through the rules, all or none, with their rows in the views.
 
-        On SQLite and PostgreSQL the entries and their rows commit in one
-        transaction; in a memory store, one after the other.
-
-        Raises the rules' AccordError for a refused statement: nothing is appended.
+        The entries, their rows and the views' position commit in one
+        transaction. Raises the rules' AccordError for a refused statement:
+        nothing is appended.
         """
-        kept_up = True
+        return [result for result in self._commit(statements, all_or_none=True) if isinstance(result, Entry)]
 
-        def write_views(cursor: Any, entries: Sequence[Entry]) -> None:
-            # The rows follow from the states the check computed: no entry is judged twice.
-            nonlocal kept_up
-            try:
-                self.views.write(cursor, entries[0].index, self._changes(), self._snapshot_due(entries[0].index, self._pending[-1][2]))
-            except StalePosition:
-                kept_up = False  # behind (a crash, or a writer without views): caught up below
+    def append_each(self, statements: Sequence[str]) -> list[Entry | AccordError]:
+        """Append each signed statement that the rules accept, judged in order, in one transaction.
 
-        if self.store.shares_transactions:
-            entries = self.log.append(statements, check=self._check, also=write_views)
-        else:
-            entries = self.log.append(statements, check=self._check)
-            with self.views.db.transaction() as cursor:
-                write_views(cursor, entries)
-        self._state = self._pending[-1][2]
-        self._pending = []
-        if not kept_up:
-            self.update_views()
-        return entries
-
-    def _changes(self) -> list[tuple[int, list[Row]]]:
-        return [(entry.index, rows_for(before, after, entry, statement)) for before, entry, after, statement in self._pending]
+        Each is judged against the head and the states of the accepted ones
+        before it; a refused one gets, in its place, the AccordError that
+        ``append([statement])`` would raise there, and does not affect the
+        others. The accepted ones are appended with their rows and the views'
+        position in one transaction; a lost race judges them all again
+        against the new head.
+        """
+        return self._commit(statements, all_or_none=False)
 
     @staticmethod
     def _snapshot_due(start: int, state: LedgerState | None) -> tuple[int, bytes] | None:

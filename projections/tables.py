@@ -11,13 +11,9 @@ transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
-
-from eventsourcing.persistence import PersistenceError
 
 from ledger.errors import StorageError
 from ledger.store import Store
@@ -45,46 +41,19 @@ class StalePosition(StorageError):
 
 
 class Database:
-    """SQL on the store's own database: SQLite, PostgreSQL, or (for memory stores) private SQLite."""
+    """SQL on the store's own database (for a memory store, the private SQLite one beside it)."""
 
     def __init__(self, store: Store | None) -> None:
-        """The database of ``store``; None, or a memory store: a private in-memory SQLite database."""
-        self._lock = threading.Lock()
-        self.datastore: Any = None
-        self.mark, self.prefix = "?", ""
-        if store is not None and store.backend in ("sqlite", "postgres"):
-            self.datastore = store.factory.datastore  # type: ignore[attr-defined]
-            if store.backend == "postgres":
-                self.mark, self.prefix = "%s", f'"{self.datastore.schema}".'
-        else:
-            self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            self.connection.row_factory = sqlite3.Row
+        """The database of ``store``; None: one beside a memory store of its own."""
+        self.store = Store("memory:") if store is None else store
+        self.dialect = self.store.dialect
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``{t}`` table prefixes and ``?`` marks for this backend."""
-        return statement.replace("{t}", self.prefix).replace("?", self.mark)
+        return self.dialect.sql(statement)
 
-    @contextmanager
-    def transaction(self, commit: bool = True) -> Iterator[Any]:
-        try:
-            if self.datastore is not None:
-                with self.datastore.transaction(commit=commit) as cursor:
-                    yield cursor
-                return
-            with self._lock:
-                cursor = self.connection.cursor()
-                cursor.execute("BEGIN")
-                try:
-                    yield cursor
-                except BaseException:
-                    self.connection.rollback()
-                    raise
-                if commit:
-                    self.connection.commit()
-                else:
-                    self.connection.rollback()
-        except (PersistenceError, sqlite3.Error) as error:
-            raise StorageError("projections", f"database error: {error}") from error
+    def transaction(self, commit: bool = True) -> AbstractContextManager[Any]:
+        return self.store.transaction(commit)
 
 
 _SCHEMA = (

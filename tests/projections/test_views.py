@@ -105,8 +105,6 @@ def test_reading_a_view_does_not_replay_the_log(council: Council, monkeypatch: p
 
 
 def test_an_entry_and_its_rows_commit_together_or_not_at_all(council: Council, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not council.ledger.store.shares_transactions:
-        pytest.skip("a memory store keeps its views in a database of their own: they follow one step later")
     ledger = council.ledger
     size, rows = ledger.log.size, ledger.views.dump()
 
