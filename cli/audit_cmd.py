@@ -154,7 +154,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                 views(before, entry, after, statement)
                 tick()
 
-            entries = ledger.store.entry_data(start)
+            entries = ledger.log.entry_data(start)
             result = audit(
                 entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
                 consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,

@@ -27,7 +27,7 @@ from ledger.merkle import (
     root_plan,
 )
 from ledger.note import Note, NoteSignature
-from ledger.store import AppendConflict, Store, StoredEntry
+from ledger.store import AppendConflict, LogStore, Rows, StoredEntry
 from ledger.timefmt import format_time
 from ledger.tlog_proof import TlogProof
 
@@ -52,11 +52,6 @@ Check = Callable[[LogHead, Sequence[Entry]], None]
 accept them or raise an AccordError to refuse them. It may be called again,
 against a newer head, after a lost race."""
 
-
-Rows = Callable[[Any], bool]
-"""Writes that commit with an append, given the transaction's cursor. Returns
-False when it wrote nothing because the rows were not current (the caller
-catches them up afterwards); raising rolls the entries back with it."""
 
 T = TypeVar("T")
 
@@ -101,9 +96,9 @@ def wall_clock() -> int:
 
 
 class Log:
-    """The log kept in a Store: append, read, prove, checkpoint."""
+    """The log kept in a LogStore: append, read, prove, checkpoint."""
 
-    def __init__(self, store: Store, clock: Callable[[], int] = wall_clock) -> None:
+    def __init__(self, store: LogStore, clock: Callable[[], int] = wall_clock) -> None:
         self.store = store
         self.clock = clock
         self._frontier = CompactRange(0, [])
@@ -242,6 +237,16 @@ class Log:
         """Parsed entries ``start <= index < stop``, streamed in order."""
         for stored in self.store.entries(start, stop):
             yield Entry.from_bytes(stored.data)
+
+    def entry_data(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """The bytes of entries ``start <= index < stop``, streamed in order, unparsed (for a
+        verifier, which parses and hashes them itself, or a bundle)."""
+        return self.store.entry_data(start, stop)
+
+    def frontier(self, size: int) -> CompactRange:
+        """The tree's frontier at ``size`` (``size`` at most the log's), from the stored nodes."""
+        self._check_size(size)
+        return CompactRange(size, self.store.read_nodes(CompactRange.frontier_ids(size)))
 
     def entry(self, index: int) -> Entry:
         stored = self.store.entry(index)

@@ -25,7 +25,6 @@ from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
-from ledger.merkle import CompactRange
 from ledger.note import Note
 from ledger.statement import Statement
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
@@ -43,7 +42,7 @@ def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
     if not 0 <= first <= checkpoint.size:
         raise StorageError("export", f"--from {first} is beyond the newest checkpoint's size {checkpoint.size}")
     manifest = Manifest(checkpoint.origin, first, checkpoint.size)
-    entries = ledger.store.entry_data(first, checkpoint.size)
+    entries = ledger.log.entry_data(first, checkpoint.size)
     write_bundle(path, manifest, entries, latest.to_text())
     return manifest
 
@@ -63,8 +62,7 @@ def _start(ledger: Ledger, size: int, anchor: bytes | None) -> Replay:
     local_anchor = ledger.log.entry(0).leaf_hash()
     if anchor is not None and anchor != local_anchor:
         raise VerificationError("import", f"--anchor {anchor.hex()} is not the local charter's {local_anchor.hex()}")
-    frontier = CompactRange(size, ledger.store.read_nodes(CompactRange.frontier_ids(size)))
-    return Replay(local_anchor, ledger.state_at(size), frontier)
+    return Replay(local_anchor, ledger.state_at(size), ledger.log.frontier(size))
 
 
 def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Iterator[bytes]:
@@ -73,8 +71,8 @@ def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Ite
     entries = bundle.entries()
     first = bundle.manifest.first
     shared = itertools.islice(entries, max(0, local_size - first))
-    for index, (theirs, ours) in enumerate(zip(shared, ledger.store.entries(first, local_size), strict=False), first):
-        if theirs != ours.data:
+    for index, (theirs, ours) in enumerate(zip(shared, ledger.log.entry_data(first, local_size), strict=False), first):
+        if theirs != ours:
             raise VerificationError("import", f"bundle contradicts the local copy at entry {index}: nothing was imported")
     yield from itertools.islice(entries, max(0, stop - max(local_size, first)))
 

@@ -25,7 +25,7 @@ from ledger.errors import AccordError, MalformedError, SignatureError, StorageEr
 from ledger.keys import Signer
 from ledger.log import Judge, Log, LogHead, Verdict, wall_clock
 from ledger.note import Note
-from ledger.store import Store
+from ledger.store import LogStore
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
 
@@ -44,7 +44,7 @@ class Judged:
 class Ledger:
     """A ledger in one store: append through the rules, read the views."""
 
-    def __init__(self, store: Store, clock: Callable[[], int] = wall_clock) -> None:
+    def __init__(self, store: LogStore, clock: Callable[[], int] = wall_clock) -> None:
         self.store = store
         self.log = Log(store, clock)
         self.views = ViewTables(Database(store))
@@ -52,7 +52,7 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str | None, clock: Callable[[], int] = wall_clock) -> Ledger:
-        return cls(Store(url), clock)
+        return cls(LogStore(url), clock)
 
     def close(self) -> None:
         self.store.close()

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ledger.errors import StorageError
-from ledger.store import Store
+from ledger.store import LogStore
 from projections.views import Row
 
 NAME = "views"
@@ -43,9 +43,9 @@ class StalePosition(StorageError):
 class Database:
     """SQL on the store's own database (for a memory store, the private SQLite one beside it)."""
 
-    def __init__(self, store: Store | None) -> None:
+    def __init__(self, store: LogStore | None) -> None:
         """The database of ``store``; None: one beside a memory store of its own."""
-        self.store = Store("memory:") if store is None else store
+        self.store = LogStore("memory:") if store is None else store
         self.dialect = self.store.dialect
 
     def sql(self, statement: str) -> str:
