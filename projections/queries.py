@@ -141,6 +141,40 @@ class View:
         found = self._document(APPEAL, appeal_id)
         return None if found is None else self._with_responses([found])[0]
 
+    def count(self, view: str) -> int:
+        """How many documents of ``view`` (DECISION, PROPOSAL, APPEAL, ...) there are."""
+        return self.ledger.views.count(view, self.size)
+
+    def _numbered(self, view: str, prefix: str, first: int, last: int) -> list[dict[str, Any]]:
+        found = self.ledger.views.documents_by_id(view, self.size, [f"{prefix}{n}" for n in range(first, last + 1)])
+        return [found[f"{prefix}{n}"] for n in range(first, last + 1) if f"{prefix}{n}" in found]
+
+    def decisions_numbered(self, first: int, last: int) -> list[dict[str, Any]]:
+        """Binding decisions D-first to D-last (those that exist), with their attached statements:
+        a page of the register in a few queries however long the register."""
+        return self._with_attachments(self._numbered(DECISION, "D-", first, last))
+
+    def proposals_named(self, proposal_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The proposals named (those that exist), as :meth:`proposals` shows them, by id."""
+        found = self.ledger.views.documents_by_id(PROPOSAL, self.size, proposal_ids)
+        return {p["id"]: p for p in self._with_votes([found[i] for i in proposal_ids if i in found])}
+
+    def proposals_numbered(self, first: int, last: int) -> list[dict[str, Any]]:
+        """Proposals P-first to P-last (those that exist), as :meth:`proposals` shows them."""
+        return self._with_votes(self._numbered(PROPOSAL, "P-", first, last))
+
+    def appeals_numbered(self, first: int, last: int) -> list[dict[str, Any]]:
+        """Appeals A-first to A-last (those that exist), as :meth:`appeals` shows them."""
+        return self._with_responses(self._numbered(APPEAL, "A-", first, last))
+
+    def vote_history(self, proposal_id: str) -> list[dict[str, Any]]:
+        """Every vote cast on the proposal, replaced or current, in log order."""
+        return [vote for _, vote in self.ledger.views.versions(VOTE, self.size, subject=proposal_id)]
+
+    def actor_history(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every version of every actor's document as (the entry that wrote it, document), in log order."""
+        return [(valid_from - 1, actor) for valid_from, actor in self.ledger.views.versions(ACTOR, self.size)]
+
     def statements(self) -> list[dict[str, Any]]:
         return self._documents(STATEMENT)
 

@@ -209,6 +209,39 @@ class ViewTables:
             about[row["subject"]].append(dict(json.loads(row["doc"])))
         return about
 
+    def documents_by_id(self, view: str, size: int, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents of ``view`` named by ``ids`` that exist at log size ``size`` (a page of a
+        register, read in one query per few hundred ids)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.db.transaction(commit=False) as cursor:
+            for start in range(0, len(ids), _SUBJECTS_PER_QUERY):
+                some = ids[start : start + _SUBJECTS_PER_QUERY]
+                marks = ", ".join("?" for _ in some)
+                cursor.execute(
+                    self.db.sql(f"SELECT id, doc FROM {{t}}accord_rows WHERE view = ? AND id IN ({marks}) AND {_LIVE}"), [view, *some, size, size]
+                )
+                found.update((row["id"], dict(json.loads(row["doc"]))) for row in cursor.fetchall())
+        return found
+
+    def count(self, view: str, size: int) -> int:
+        """How many documents of ``view`` exist at log size ``size``."""
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(self.db.sql(f"SELECT COUNT(*) AS n FROM {{t}}accord_rows WHERE view = ? AND {_LIVE}"), (view, size, size))
+            return int(cursor.fetchone()["n"])
+
+    def versions(self, view: str, size: int, subject: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """Every version of the documents of ``view`` (about ``subject``, if given) written within the
+        first ``size`` entries, current or replaced, as (the log size it is valid from, document), in
+        the order they were written: the history a view shows only the end of."""
+        where, parameters = ("subject = ? AND view = ?", [subject, view]) if subject is not None else ("view = ?", [view])
+        with self.db.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.db.sql(f"SELECT valid_from, id, doc FROM {{t}}accord_rows WHERE {where} AND valid_from <= ?"), [*parameters, size]
+            )
+            rows = cursor.fetchall()
+        rows.sort(key=lambda row: (int(row["valid_from"]), row["id"]))
+        return [(int(row["valid_from"]), dict(json.loads(row["doc"]))) for row in rows]
+
     def rows_from(self, first: int, page: int = 2_000) -> Iterator[tuple[str, str, str, int, str]]:
         """(view, id, subject, valid_from, doc) of every row valid from size ``first`` on, in
         (valid_from, view, id) order, read a page at a time."""
