@@ -288,3 +288,17 @@ def test_static_site_holds_every_file_its_pages_link_to(hostile: Council, tmp_pa
             assert (page.parent / href).resolve().is_file(), f"{page.relative_to(root)} links to missing {href}"
     assert (root / "index.html").read_bytes() == Site(hostile.ledger).render("index.html").body
     assert not list(root.rglob("*.tmp"))
+
+
+def test_reads_by_number_counts_and_histories_agree_on_every_backend(store_url: str) -> None:
+    with Ledger(Store(store_url), clock=(clock := Clock())) as ledger:
+        council = Council(ledger, clock)
+        first = adopt(council, "First")
+        council.vote("fr", council.propose(title="Open"), "object")
+        council.vote("fr", "P-2", "abstain")
+        view = View(ledger)
+        assert view.count("decision") == 1 and view.count("proposal") == 2
+        assert [d["id"] for d in view.decisions_numbered(1, 50)] == ["D-1"]
+        assert [p["id"] for p in view.proposals_numbered(1, 50)] == [first, "P-2"]
+        assert [(v["actor"], v["position"]) for v in view.vote_history("P-2")] == [("fr", "object"), ("fr", "abstain")]
+        assert [index for index, actor in view.actor_history() if actor["id"] == "de"] == [0]
