@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import rfc8785
 
 from ledger.errors import MalformedError
@@ -106,13 +108,67 @@ def _refuse_constant(name: str) -> Any:
 _plain_decode = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_integer, parse_constant=_refuse_constant).decode
 
 
+_FAST_DEPTH = 32
+"""Documents nested deeper than this go the exact path, whatever the limit on nesting there."""
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds no float, no integer beyond IEEE 754 double precision and
+    no nesting past ``_FAST_DEPTH``: then orjson, the standard library and RFC 8785
+    serialize it alike (object keys aside: see ``_HIGH_CHARACTER``)."""
+    if depth > _FAST_DEPTH:
+        return False
+    items: Iterable[Any]
+    if type(value) is dict:
+        items = value.values()
+    elif type(value) is list:
+        items = value
+    elif type(value) is int:
+        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+    else:
+        return type(value) is not float
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if not _plain(item, depth + 1):
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def _parse_fast(data: bytes) -> Any:
+    """The value of ``data`` when orjson proves it canonical, else ``_MISSING`` (for the exact path to judge).
+
+    orjson (compiled) parses, and re-serializes with sorted keys; equal bytes
+    prove ``data`` canonical for plain values (:func:`_plain`) with no key
+    from U+E000 up. Anything else, malformed documents included, is left to
+    the exact path, which gives the same verdict and names the problem.
+    """
+    if _HIGH_CHARACTER.search(data):
+        return _MISSING
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _MISSING
+    if _plain(value) and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == data:
+        return value
+    return _MISSING
+
+
 def parse_canonical(data: bytes, what: str) -> Any:
     """Parse ``data`` as JSON that must already be canonical (RFC 8785).
 
     ``what`` names the document in errors (``entry``, ``statement``). Most
-    documents are checked by re-encoding with the standard library; those it
-    might encode differently from RFC 8785 go the exact, slower way.
+    documents are proven canonical by orjson's re-serialization
+    (:func:`_parse_fast`), the rest by re-encoding with the standard library;
+    those it might encode differently from RFC 8785 go the exact, slower way.
     """
+    fast = _parse_fast(data)
+    if fast is not _MISSING:
+        return fast
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_bytes, parse_canonical
+from ledger.canonical import _MISSING, _parse_fast, canonical_bytes, parse_canonical
 from ledger.errors import MalformedError
+from tests.vectorfiles import accord_golden
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.text(),
@@ -69,3 +72,99 @@ def test_document_with_floats_is_checked_by_rfc8785() -> None:
     with pytest.raises(MalformedError, match=r"^doc: not in RFC 8785 canonical form$"):
         parse_canonical(b'{"a":1.50}', "doc")
 
+
+
+# The orjson path (ledger.canonical._parse_fast): it may only ever accept what RFC 8785 accepts, with the same value.
+
+def _documents_of_the_golden_vectors() -> list[bytes]:
+    golden = accord_golden()
+    documents = []
+    for case in golden["statements"]:
+        documents.append(case["text"].removesuffix("\n").encode("utf-8"))  # a statement's text is its JSON and a newline
+    documents.extend(case["bytes_utf8"].encode("utf-8") for case in golden["entries"])
+    return documents
+
+
+GOLDEN_DOCUMENTS = _documents_of_the_golden_vectors()
+
+
+def rfc8785_verdict(data: bytes) -> Any:
+    """The oracle: the value when ``data`` is exactly rfc8785's serialization of its own parse, else ``_MISSING``."""
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        return value if rfc8785.dumps(value) == data else _MISSING
+    except (ValueError, rfc8785.CanonicalizationError, RecursionError):
+        return _MISSING
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+@pytest.mark.parametrize("number", range(len(GOLDEN_DOCUMENTS)))
+def test_orjson_proves_every_golden_document_canonical_as_rfc8785_does(number: int) -> None:
+    data = GOLDEN_DOCUMENTS[number]
+    assert rfc8785_verdict(data) is not _MISSING
+    assert _parse_fast(data) == rfc8785_verdict(data) == parse_canonical(data, "document")
+
+
+MUTATIONS = st.sampled_from(GOLDEN_DOCUMENTS).flatmap(
+    lambda data: st.tuples(st.just(data), st.integers(0, len(data) - 1), st.binary(min_size=0, max_size=3), st.integers(0, 3))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MUTATIONS)
+def test_orjson_never_accepts_a_mutated_golden_document_rfc8785_refuses(case: tuple[bytes, int, bytes, int]) -> None:
+    data, at, inserted, removed = case
+    mutated = data[:at] + inserted + data[at + removed :]
+    fast = _parse_fast(mutated)
+    if fast is not _MISSING:
+        assert rfc8785_verdict(mutated) == fast
+        assert parse_canonical(mutated, "document") == fast
+
+
+PLAIN_AND_TRICKY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(["\x00", "\x1f", "\x7f", "\u2028", '"', "\\", "/", "\ue000", "\U0001f600"])),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN_AND_TRICKY)
+def test_orjson_accepts_a_serialization_only_when_it_is_the_rfc8785_one(value: Any) -> None:
+    """Floats, integers past 2^53, keys from U+E000 up, controls: each either agrees or goes the exact path."""
+    for data in (_orjson_or_nothing(value), _rfc8785_or_nothing(value)):
+        fast = _parse_fast(data)
+        if fast is not _MISSING:
+            assert data == rfc8785.dumps(fast)
+            assert fast == value
+
+
+def _orjson_or_nothing(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return b""  # an integer past 64 bits
+
+
+def _rfc8785_or_nothing(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        return b""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a":1.5}', b"[1e+21]", b"9007199254740993", b'{"\xee\x80\x80":1,"b":2}', b"[" * 40 + b"]" * 40, b'"\\u00e9"', b'{"a":2,"a":1}'],
+)
+def test_what_orjson_cannot_prove_goes_the_exact_path(data: bytes) -> None:
+    assert _parse_fast(data) is _MISSING
