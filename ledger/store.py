@@ -9,7 +9,8 @@ entry, and any proof reads O(log n) stored entries. A second stream holds
 signed checkpoints in order of size.
 
 ``LogStore(url)`` (also spelled ``Store(url)``) opens a store by URL: ``sqlite:///relative.db``,
-``sqlite:////abs.db``, ``postgresql://user@host:port/dbname[?schema=NAME]``,
+``sqlite:////abs.db``, ``postgresql://user@host:port/dbname[?schema=NAME&sslmode=...]``
+(every parameter but schema goes to libpq),
 ``memory:`` (tests and tools); or by ``eventsourcing``'s own environment
 variables (``PERSISTENCE_MODULE`` and its ``SQLITE_*`` / ``POSTGRES_*``
 settings) when no URL is given. The adapters are ``ledger.store_sql``
@@ -19,6 +20,7 @@ settings) when no URL is given. The adapters are ``ledger.store_sql``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
@@ -201,11 +203,38 @@ def store_environment(url: str | None, environ: Mapping[str, str] | None = None)
         }
         query = parse_qs(parts.query)
         if "schema" in query:
-            settings["POSTGRES_SCHEMA"] = query["schema"][-1]
+            settings["POSTGRES_SCHEMA"] = _schema_name(query["schema"][-1])
         return settings
     if url == "memory:":
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     raise StorageError("store", f"unknown store URL {url!r}: want sqlite:///FILE, postgresql://HOST/DB or memory:")
+
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _schema_name(name: str) -> str:
+    """A schema name that is safe wherever SQL names it: lowercase letters, digits and _, at most 63."""
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise StorageError("store", f"schema name {name!r}: want lowercase letters, digits and _, at most 63, not starting with a digit")
+    return name
+
+
+def driver_parameters(url: str | None) -> dict[str, str]:
+    """The libpq parameters of a PostgreSQL URL's query (``sslmode=require``...), but ``schema``, which is Accord's."""
+    if url is None or urlsplit(url).scheme not in ("postgresql", "postgres"):
+        return {}
+    parameters = {name: values[-1] for name, values in parse_qs(urlsplit(url).query).items() if name != "schema"}
+    parameters.setdefault("connect_timeout", "10")
+    return parameters
+
+
+def without_password(url: str) -> str:
+    """``url`` fit to print: its password, if any, masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@")).geturl()
 
 
 Store = LogStore

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from urllib.parse import quote
 from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
@@ -13,7 +14,7 @@ from ledger.errors import MalformedError, ProofError, RuleViolation, StorageErro
 from ledger.keys import Signer
 from ledger.log import Log, LogHead
 from ledger.merkle import MemoryTree, verify_consistency, verify_inclusion
-from ledger.store import Store
+from ledger.store import Store, store_environment
 from ledger.tlog_proof import verify_tlog_proof
 
 OPERATOR = Signer.from_seed("accord.test/log", bytes(range(32)))
@@ -298,3 +299,50 @@ def test_two_processes_appending_500_each_leave_1000_entries_without_gaps(
         checkpoint, _ = open_checkpoint(note.to_text(), OPERATOR.verifier_key())
         assert checkpoint.size == 1000
         assert checkpoint.root_hash == tree_of(entries).root()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_postgres_down_refused_connection_fails_at_once_in_one_line() -> None:
+    """Issue 13 item 7: a refused connection is one line naming the store, not the pool's 30 s timeout."""
+    port = _free_port()
+    with pytest.raises(StorageError) as refused:
+        Store(f"postgresql://postgres:secret@127.0.0.1:{port}/accord")
+    message = str(refused.value)
+    assert message.startswith(f"store: cannot connect to postgresql://postgres:***@127.0.0.1:{port}/accord: ")
+    assert "Connection refused" in message and "\n" not in message and "secret" not in message
+    assert "couldn't get a connection" not in message
+
+
+def test_postgres_url_parameters_reach_the_driver() -> None:
+    """Issue 13 item 7: sslmode and the other libpq parameters of the URL are passed on, schema excepted."""
+    from ledger.store import driver_parameters
+
+    url = "postgresql://u@db.example/accord?schema=council&sslmode=require&application_name=accord"
+    assert driver_parameters(url) == {"sslmode": "require", "application_name": "accord", "connect_timeout": "10"}
+    assert driver_parameters("postgresql://u@h/d?connect_timeout=3") == {"connect_timeout": "3"}
+    assert driver_parameters("sqlite:///a.db") == {}
+
+
+@pytest.mark.postgres
+def test_postgres_sslmode_require_reaches_the_server(postgres_url: str) -> None:
+    """The test server speaks no TLS: sslmode=require must then fail, which it can only if libpq saw it."""
+    with Store(postgres_url + "&sslmode=disable") as store:
+        assert store.head() is None
+    with pytest.raises(StorageError, match=r"^store: cannot connect to .*sslmode=require: .*SSL"):
+        Store(postgres_url + "&sslmode=require")
+
+
+def test_postgres_schema_name_is_a_plain_identifier_or_refused() -> None:
+    """Issue 13 item 10: the schema reaches SQL as a name, so anything but [a-z_][a-z0-9_]* is refused before any SQL."""
+    for name in ('x"; DROP TABLE stored_events; --', "Council", "1st", "a" * 64):
+        with pytest.raises(StorageError, match=r"^store: schema name .*: want lowercase letters, digits and _, at most 63, not starting with a digit$"):
+            store_environment(f"postgresql://u@h/d?schema={quote(name)}")
+    assert store_environment("postgresql://u@h/d?schema=council_2")["POSTGRES_SCHEMA"] == "council_2"
