@@ -25,7 +25,8 @@ def listen_address(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @click.option("--queue", "max_pending", type=click.IntRange(min=1), default=4096, show_default=True, help="Submissions waiting at most; beyond, 429 with Retry-After.")
 @pass_session
 def serve(session: Session, operator_key: str, operator_passphrase_env: str, listen: tuple[str, int], batch_window: float, batch_size: int, max_pending: int) -> None:
-    """Serve the log over HTTP: C2SP tlog-tiles reads, POST /add, /status, /healthz, /openapi.json.
+    """Serve the log over HTTP: C2SP tlog-tiles reads, POST /add, /status, /healthz, /openapi.json,
+    and the public register's pages (/ is the register of binding decisions).
 
     \b
     Example:
@@ -34,35 +35,49 @@ def serve(session: Session, operator_key: str, operator_passphrase_env: str, lis
     import uvicorn
 
     from server.app import Settings, build_app
+    from server.pages.routes import page_routes
 
     operator = load_signer(operator_key, operator_passphrase_env)
     ledger = session.ledger()
     ledger.check_operator(operator)  # refused here, in one line, before the server starts
     session.close()
-    app = build_app(session.store_url, operator, settings=Settings(window=batch_window / 1000, max_batch=batch_size, max_pending=max_pending))
+    app = build_app(session.store_url, operator, settings=Settings(window=batch_window / 1000, max_batch=batch_size, max_pending=max_pending),
+                    extra_routes=page_routes(session.store_url))
     host, port = listen
     click.echo(f"serving {operator.name} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", type=click.Path(file_okay=False), required=False)
+@click.option("--html", "html", type=click.Path(file_okay=False), help="Also write the public register's pages (the same HTML accord serve shows) under this folder.")
 @store_option
 @pass_session
-def publish(session: Session, directory: str) -> None:
+def publish(session: Session, directory: str | None, html: str | None) -> None:
     """Write the log's tile tree under DIRECTORY as static files, for any web host or CDN to serve.
 
     Only the tiles that are new since the last publish are written; the
-    checkpoint is replaced last, atomically.
+    checkpoint is replaced last, atomically. With --html, the register's
+    pages, entries, receipts and certificates are written too (DIRECTORY may
+    then be left out).
 
     \b
     Example:
       accord publish /var/www/log --store sqlite:///accord.db
+      accord publish --html /var/www/register --store sqlite:///accord.db
     """
-    from server.tiles import publish as publish_tiles
+    if directory is None and html is None:
+        raise click.UsageError("publish: give DIRECTORY (the tiles), --html DIR (the pages), or both")
+    if directory is not None:
+        from server.tiles import publish as publish_tiles
 
-    old, size, written = publish_tiles(session.ledger().store, directory)
-    click.echo(f"published the tree of size {size} to {directory}: {written} file(s) written since size {old}")
+        old, size, written = publish_tiles(session.ledger().store, directory)
+        click.echo(f"published the tree of size {size} to {directory}: {written} file(s) written since size {old}")
+    if html is not None:
+        from server.pages.static import write_site
+
+        files = write_site(session.ledger(), html)
+        click.echo(f"published the register's pages to {html}: {files} file(s); open {html}/index.html")
 
 
 COMMANDS = [serve, publish]

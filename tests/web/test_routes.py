@@ -18,9 +18,10 @@ from tests.web.ledgers import hostile_council
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, Ledger]]:
-    with Ledger.open(f"sqlite:///{tmp_path / 'accord.db'}", clock=(clock := Clock())) as ledger:
+    url = f"sqlite:///{tmp_path / 'accord.db'}"
+    with Ledger.open(url, clock=(clock := Clock())) as ledger:
         hostile_council(ledger, clock)
-        with TestClient(Starlette(routes=page_routes(ledger))) as http:
+        with TestClient(Starlette(routes=page_routes(url))) as http:
             yield http, ledger
 
 
