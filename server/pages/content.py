@@ -129,7 +129,7 @@ def decision(site: Site, found: Mapping[str, Any], proposal_doc: Mapping[str, An
 
 def matrix(site: Site, proposals: Sequence[Mapping[str, Any]], actors: Mapping[str, dict[str, Any]]) -> pictures.Matrix:
     names = {actor_id: actor["name"] for actor_id, actor in actors.items()}
-    return pictures.vote_matrix(proposals, names, {p["id"]: site.page(f"proposals/{p['id']}.html") for p in proposals})
+    return pictures.vote_matrix(proposals, names)
 
 
 def timeline(site: Site, actors: Sequence[dict[str, Any]]) -> pictures.Timeline:

@@ -44,7 +44,6 @@ class Column:
     x: int
     proposal: str
     title: str
-    href: str
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,16 @@ class Matrix:
     summary: str
 
 
-def vote_matrix(proposals: Sequence[Mapping[str, Any]], names: Mapping[str, str], hrefs: Mapping[str, str]) -> Matrix:
+def vote_matrix(proposals: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> Matrix:
     """Members (rows) by proposals (columns): each member's current position on each proposal.
 
-    ``names`` maps member ids to names; ``hrefs`` maps proposal ids to links.
-    Rows are every member in any of the proposals' electorates.
+    ``names`` maps member ids to names. Rows are every member in any of the
+    proposals' electorates. (The picture holds no links: an image with links
+    inside is a nest of controls to assistive technology; the table beside
+    it links each proposal.)
     """
     members = sorted({member for proposal in proposals for member in proposal["electorate"]})
-    columns = [Column(LABEL_WIDTH + i * CELL_WIDTH, p["id"], p["title"], hrefs[p["id"]]) for i, p in enumerate(proposals)]
+    columns = [Column(LABEL_WIDTH + i * CELL_WIDTH, p["id"], p["title"]) for i, p in enumerate(proposals)]
     rows = [Row(HEADER_HEIGHT + i * CELL_HEIGHT, f"{names.get(m, m)} ({m})") for i, m in enumerate(members)]
     cells = []
     sentences = []
