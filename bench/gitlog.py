@@ -36,7 +36,7 @@ def verify_against_git(bench: Bench) -> Figure:
     the statement's text as its message, each signed with one SSH Ed25519
     key; ``git log --show-signature`` over all N must report N good
     signatures. Rates are compared per entry: accord's is the full verify
-    of the big ledger (``verify.sqlite.openssl``: signatures, rules, views,
+    of the big ledger (``verify.sqlite``: signatures, rules, views,
     root), git's the signature check alone. Goal: accord at least 50 times
     faster.
     """
@@ -58,7 +58,7 @@ def verify_against_git(bench: Bench) -> Figure:
         name="verify.vs-git-ssh",
         value=ledger.size / run.seconds,
         unit="entries/s",
-        about=f"accord verify of {ledger.size:,} entries (verify.sqlite.openssl), per entry",
+        about=f"accord verify of {ledger.size:,} entries (verify.sqlite), per entry",
         baseline=count / git_seconds,
         baseline_about=f"git log --show-signature, commits/s over {count:,} SSH-signed commits of the same statements",
         ratio_floor=GIT_FLOOR,

@@ -88,7 +88,7 @@ def append_checked_postgres(bench: Bench) -> Outcome:
 
 
 def verify_postgres_openssl(bench: Bench) -> Outcome:
-    """``verify.sqlite.openssl`` on PostgreSQL: a full ``accord verify`` of the same entries, against SQLite's rate."""
+    """``verify.sqlite`` on PostgreSQL: a full ``accord verify`` of the same entries, against SQLite's rate."""
     name = "verify.postgres.openssl"
     base = server()
     if base is None:
@@ -101,7 +101,7 @@ def verify_postgres_openssl(bench: Bench) -> Outcome:
         unit="entries/s",
         about=f"accord verify (signatures, rules, views, root) of {ledger.size:,} synthetic entries, PostgreSQL, {os.cpu_count()} CPUs",
         baseline=verify_rate(bench, big_ledger(bench)),
-        baseline_about="verify.sqlite.openssl: the same on a SQLite file",
+        baseline_about="verify.sqlite: the same on a SQLite file",
         parameters={**verify_parameters(ledger, run), "server": _host(base), **{f"copy_{k}_seconds": round(v, 2) for k, v in ledger.seconds.items()}},
     )
 

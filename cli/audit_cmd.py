@@ -55,10 +55,10 @@ def pinned(anchor: str) -> bytes:
 verifier_option = click.option(
     "--verifier",
     type=click.Choice(sorted(ED25519_VERIFIERS)),
-    default="openssl",
+    default="libsodium",
     show_default=True,
     envvar="ACCORD_VERIFIER",
-    help="Ed25519 implementation: openssl (cryptography, the writer's) or libsodium (PyNaCl, faster; pip install 'accord[sodium]').",
+    help="Ed25519 implementation: libsodium (PyNaCl, the default, the writer's) or openssl (cryptography, the reference); both accept the same signatures.",
 )
 anchor_option = click.option("--anchor", required=True, metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (hex).")
 witness_options = (

@@ -40,7 +40,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
+
 from ledger.errors import KeyFileError, MalformedError
+from ledger.strict_ed25519 import acceptable
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -76,6 +80,8 @@ def _ed25519(public: bytes) -> Ed25519PublicKey:
 
 
 def _openssl_holds(public: bytes, message: bytes, signature: bytes) -> bool:
+    if not acceptable(public, signature):
+        return False
     try:
         _ed25519(public).verify(signature, message)
     except InvalidSignature:
@@ -84,9 +90,8 @@ def _openssl_holds(public: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def _libsodium_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    from nacl.bindings import crypto_sign_open
-    from nacl.exceptions import BadSignatureError
-
+    if not acceptable(public, signature):
+        return False
     try:
         crypto_sign_open(signature + message, public)
     except (BadSignatureError, ValueError):
@@ -94,13 +99,13 @@ def _libsodium_holds(public: bytes, message: bytes, signature: bytes) -> bool:
     return True
 
 
-ED25519_VERIFIERS = {"openssl": _openssl_holds, "libsodium": _libsodium_holds}
-"""How Ed25519 signatures are checked: OpenSSL through ``cryptography`` (the default, the
-writer's), or libsodium through PyNaCl (optional, ``pip install accord[sodium]``), which is
-about twice as fast on common x86-64 machines. Both implement RFC 8032 verification."""
+ED25519_VERIFIERS = {"libsodium": _libsodium_holds, "openssl": _openssl_holds}
+"""How Ed25519 signatures are checked: libsodium through PyNaCl (the default, the writer's),
+about twice as fast on common x86-64 machines, or OpenSSL through ``cryptography`` (the
+fallback and reference). Both take the same signatures: ``ledger.strict_ed25519`` is checked first."""
 
 
-def ed25519_verifier(name: str = "openssl") -> Callable[[bytes, bytes, bytes], bool]:
+def ed25519_verifier(name: str = "libsodium") -> Callable[[bytes, bytes, bytes], bool]:
     """The named Ed25519 verifier; MalformedError if it is unknown or not installed."""
     if name not in ED25519_VERIFIERS:
         raise MalformedError("verifier", f"got {name!r}, want one of {', '.join(ED25519_VERIFIERS)}")
@@ -113,8 +118,8 @@ def ed25519_verifier(name: str = "openssl") -> Callable[[bytes, bytes, bytes], b
 
 
 def ed25519_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` is ``public``'s Ed25519 signature of ``message`` (key objects are reused)."""
-    return _openssl_holds(public, message, signature)
+    """Whether ``signature`` is ``public``'s Ed25519 signature of ``message``, by the default verifier."""
+    return _libsodium_holds(public, message, signature)
 
 
 def key_label(name: str, key_id: bytes) -> str:

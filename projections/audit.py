@@ -18,6 +18,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from domain.charter import OPERATOR
 from domain.rules import apply
 from domain.snapshot import from_snapshot, to_snapshot
@@ -88,7 +90,7 @@ def replay(
     roots_at: Sequence[int] = (),
     on_entry: Judged | None = None,
     workers: int = 1,
-    verifier: str = "openssl",
+    verifier: str = "libsodium",
 ) -> Replay:
     """Judge every entry, continuing from ``start`` (``Replay(anchor)``: from the charter).
 
@@ -158,7 +160,7 @@ class ViewCheck:
             if valid_from < size:
                 self._differ(f"row {view} {doc_id} claims size {valid_from}, which no entry wrote")
             else:
-                found[(view, doc_id)] = (subject, json.loads(doc))
+                found[(view, doc_id)] = (subject, orjson.loads(doc))
             self._next = next(self._rows, None)
         if found != expected:
             for key in sorted(expected.keys() | found.keys()):
@@ -248,7 +250,7 @@ def audit(
     consistency_proof: Callable[[int, int], Sequence[bytes]] | None = None,
     on_entry: Judged | None = None,
     workers: int = 1,
-    verifier: str = "openssl",
+    verifier: str = "libsodium",
 ) -> Audit:
     """Verify ``entries`` (from the charter, or from where ``since`` ended) against a checkpoint.
 

@@ -152,7 +152,7 @@ def _reread(index: int, data: bytes, verdict: tuple[Any, ...]) -> Checked:
     )
 
 
-def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "openssl") -> list[tuple[Any, ...]]:
+def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "libsodium") -> list[tuple[Any, ...]]:
     """A worker's job: check a chunk of entries, sending back each one's verdict."""
     holds = ed25519_verifier(verifier)
     return [_verdict(check_one(index, data, registry, holds)) for index, data in enumerate(chunk, first)]
@@ -225,7 +225,7 @@ def checked_entries(
     first: int,
     registry: Registry,
     workers: int | None = None,
-    verifier: str = "openssl",
+    verifier: str = "libsodium",
 ) -> Iterator[Checked]:
     """The entries checked, in order; in worker processes when ``workers`` > 1.
 

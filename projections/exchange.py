@@ -92,7 +92,7 @@ def import_bundle(
     quorum: int = 0,
     on_entry: Judged | None = None,
     workers: int = 1,
-    verifier: str = "openssl",
+    verifier: str = "libsodium",
 ) -> Imported:
     """Verify a bundle against the local copy, then append what extends it, up to its checkpoint.
 
