@@ -44,6 +44,9 @@ from server.pages import content
 PAGE_SIZE = 50
 """Decisions, proposals or appeals per page: page N always holds numbers 50(N-1)+1 to 50N."""
 
+NEAR = 3
+"""Pages linked on either side of the current one (besides the first and the last)."""
+
 HERE = Path(__file__).parent
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -197,7 +200,15 @@ class Site:
         pages = page_count(items)
         if number > pages:
             raise NotFound(f"no page {number} of {section}: there are {pages}")
-        return {"number": number, "pages": pages, "links": [(n, self.page(page_path(section, n))) for n in range(1, pages + 1)]}
+        shown = sorted({1, pages, *range(max(1, number - NEAR), min(pages, number + NEAR) + 1)})
+        links: list[tuple[int | None, str]] = []
+        previous = 0
+        for n in shown:
+            if n - previous > 1:
+                links.append((None, ""))  # a gap: pages left out between these
+            links.append((n, self.page(page_path(section, n))))
+            previous = n
+        return {"number": number, "pages": pages, "links": links}
 
     def register(self, number: int) -> str:
         count = self.view.count(DECISION)

@@ -302,3 +302,12 @@ def test_reads_by_number_counts_and_histories_agree_on_every_backend(store_url: 
         assert [p["id"] for p in view.proposals_numbered(1, 50)] == [first, "P-2"]
         assert [(v["actor"], v["position"]) for v in view.vote_history("P-2")] == [("fr", "object"), ("fr", "abstain")]
         assert [index for index, actor in view.actor_history() if actor["id"] == "de"] == [0]
+
+
+def test_pagination_links_the_first_last_and_nearby_pages_of_a_long_register(council: Council, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(site_module, "PAGE_SIZE", 1)
+    for number in range(12):
+        adopt(council, f"Decision {number + 1}")
+    navigation = re.search(r'<nav aria-label="Pages of the register" class="pages">(.*?)</nav>', render(council.ledger, "register/page-6.html").decode(), re.S)
+    assert navigation is not None
+    assert re.findall(r">(\d+|…)<", navigation[1]) == ["1", "…", "3", "4", "5", "6", "7", "8", "9", "…", "12"]
