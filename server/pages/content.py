@@ -211,8 +211,27 @@ def witnesses(site: Site, note: Note) -> list[dict[str, Any]]:
     return shown
 
 
+EARLIER_SHOWN, VERSIONS_READ = 10, 500
+"""Earlier checkpoints on the log page, and how many stored versions (one per cosignature) are read to find them."""
+
+
+def _earlier(site: Site, size: int, shown_text: str | None) -> list[dict[str, Any]]:
+    """The newest version (most cosignatures) of up to EARLIER_SHOWN checkpoints before the one shown."""
+    found: dict[str, Note] = {}
+    for number, (_, text) in enumerate(site.ledger.log.store.checkpoints()):
+        note = Note.from_text(text)
+        if number >= VERSIONS_READ or len(found) > EARLIER_SHOWN:
+            break
+        if Checkpoint.from_text(note.text).size <= size and note.text != shown_text:
+            found.setdefault(note.text, note)  # newest first: the first version seen has every cosignature
+    return [
+        {"size": Checkpoint.from_text(note.text).size, "root": Checkpoint.from_text(note.text).root_hash.hex(), "witnesses": witnesses(site, note)}
+        for note in list(found.values())[:EARLIER_SHOWN]
+    ]
+
+
 def log(site: Site) -> dict[str, Any]:
-    """The log page: size, latest checkpoint (as of this reading) and its witnesses."""
+    """The log page: size, latest checkpoint (as of this reading), its witnesses, earlier checkpoints."""
     log_ = site.ledger.log
     note = log_.latest_checkpoint() if site.as_of is None else log_.checkpoint_within(site.view.size)
     checkpoint = None if note is None else Checkpoint.from_text(note.text)
@@ -220,5 +239,6 @@ def log(site: Site) -> dict[str, Any]:
         "size": site.view.size,
         "checkpoint": None if checkpoint is None else {"size": checkpoint.size, "root": checkpoint.root_hash.hex(), "text": note.to_text() if note else ""},
         "witnesses": [] if note is None else witnesses(site, note),
+        "earlier": _earlier(site, site.view.size, None if note is None else note.text),
         "last_entry": None if site.view.size == 0 else site.entry(site.view.size - 1),
     }

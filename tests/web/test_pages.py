@@ -311,3 +311,18 @@ def test_pagination_links_the_first_last_and_nearby_pages_of_a_long_register(cou
     navigation = re.search(r'<nav aria-label="Pages of the register" class="pages">(.*?)</nav>', render(council.ledger, "register/page-6.html").decode(), re.S)
     assert navigation is not None
     assert re.findall(r">(\d+|…)<", navigation[1]) == ["1", "…", "3", "4", "5", "6", "7", "8", "9", "…", "12"]
+
+
+def test_log_page_lists_earlier_checkpoints_with_their_witnesses(hostile: Council) -> None:
+    from ledger.checkpoint import cosign
+
+    ledger, keys = hostile.ledger, hostile.keys
+    first = ledger.log.latest_checkpoint()
+    assert first is not None
+    ledger.log.add_cosignature(cosign(first, keys["fr"], hostile.clock.now), keys["fr"].cosigner_key())
+    hostile.say("de", "statement.make", {"text": "after the first checkpoint"})
+    ledger.publish_checkpoint(keys[OPERATOR])
+    log = " ".join("".join(parsed(render(ledger, "log.html")).text).split())
+    earlier = log[log.index("Earlier checkpoints"):]
+    assert f"{ledger.log.size - 1} " in earlier and "fr at 2027-01-16T08:00:00Z" in earlier
+    assert "Earlier checkpoints" not in " ".join("".join(parsed(render(ledger, f"as-of/{ledger.log.size - 2}/log.html")).text).split())
