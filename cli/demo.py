@@ -35,6 +35,8 @@ FOUNDERS = [
 ]
 MEMBERS = [actor for actor, _, _ in FOUNDERS]
 PERIOD = 3
+REGISTER_URL = "http://127.0.0.1:8000/"
+"""Where ``accord serve`` shows the register by default (its --listen default)."""
 """Seconds: every voting period and the withdrawal notice, so the story fits in a minute."""
 
 
@@ -256,7 +258,14 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
     tell(f"Entry {index} of tampered.db now claims Austria approved the armed mission.")
     run("verify", "--store", "sqlite:///tampered.db", "--anchor", anchor, refused=True)
     tell("The verifier names the first bad entry and why. The genuine log still verifies.")
+
+    chapter("16. The public register, for citizens: the same pages served over HTTP and as static files")
+    run("publish", "--html", "site")
+    where = folder.resolve()
     story.say("")
     story.say(click.style("The story is over: every act above is signed, logged, and verifiable offline.", bold=True))
+    story.say(f"The register as a static site: {where / 'site' / 'index.html'}")
+    story.say(f"The register served: accord serve --store sqlite:///{where / 'accord.db'} --operator-key {where / 'operator.key'}"
+              f" (passphrase: ACCORD_OPERATOR_PASSPHRASE), then open {REGISTER_URL}")
 
 

@@ -48,7 +48,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     accord_script = Path(sys.executable).parent / "accord"
     result = subprocess.run([str(accord_script), "demo", str(folder)], capture_output=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr.decode()
+    (folder / "demo.out").write_bytes(result.stdout)
     return folder
+
+
+def test_the_demo_ends_with_the_register_served_and_as_a_static_site(demo: Path) -> None:
+    last = (demo / "demo.out").read_text(encoding="utf-8").rstrip("\n").splitlines()[-2:]
+    assert last[0] == f"The register as a static site: {demo.resolve() / 'site' / 'index.html'}"
+    assert last[1].startswith(f"The register served: accord serve --store sqlite:///{demo.resolve() / 'accord.db'} --operator-key ")
+    assert last[1].endswith("then open http://127.0.0.1:8000/")
+    assert (demo / "site" / "index.html").is_file() and (demo / "site" / "certificates" / "D-1.certificate").is_file()
 
 
 @pytest.fixture(scope="module")
