@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from domain.charter import OPERATOR, Category
-from domain.rules import ADOPTED, outcome, tally
+from domain.voting import ADOPTED, outcome, tally
 from domain.state import LedgerState
 from ledger.keys import VerifierKey
 from ledger.statement import Statement, new_nonce

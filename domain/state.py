@@ -42,6 +42,15 @@ def evolve(instance: T, **changes: Any) -> T:
     return copy
 
 
+def standing(revoked_by: str | None, withdrawal_effective: int | None, suspended_by: str | None, now: int) -> str:
+    """An actor's standing at time ``now``: revoked, withdrawn (once the notice has run), suspended or active."""
+    if revoked_by is not None:
+        return REVOKED
+    if withdrawal_effective is not None and now >= withdrawal_effective:
+        return WITHDRAWN
+    return SUSPENDED if suspended_by is not None else ACTIVE
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """One key of an actor: valid from entry ``added`` up to entry ``revoked``."""
@@ -76,11 +85,7 @@ class Actor:
 
     def standing(self, now: int) -> str:
         """active, suspended, withdrawn or revoked, at time ``now``."""
-        if self.revoked_by is not None:
-            return REVOKED
-        if self.withdrawal_effective is not None and now >= self.withdrawal_effective:
-            return WITHDRAWN
-        return SUSPENDED if self.suspended_by is not None else ACTIVE
+        return standing(self.revoked_by, self.withdrawal_effective, self.suspended_by, now)
 
     def valid_keys(self) -> list[VerifierKey]:
         return [record.key for record in self.keys if record.valid]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.rules import Tally, outcome
+from domain.state import standing as standing_of
+from domain.voting import counts, outcome, tally_of
 from ledger.entry import Entry
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
@@ -30,12 +31,9 @@ from projections.views import (
 
 def standing(actor: dict[str, Any], now: int) -> str:
     """An actor document's standing at time ``now`` (as domain.state.Actor.standing)."""
-    if actor.get("revoked_by"):
-        return "revoked"
     effective = actor.get("withdrawal_effective")
-    if effective is not None and now >= parse_time(effective, "withdrawal_effective"):
-        return "withdrawn"
-    return "suspended" if actor.get("suspended_by") else "active"
+    withdrawal = None if effective is None else parse_time(effective, "withdrawal_effective")
+    return standing_of(actor.get("revoked_by"), withdrawal, actor.get("suspended_by"), now)
 
 
 class View:
@@ -80,19 +78,17 @@ class View:
             cast = {vote["actor"]: vote for vote in votes[proposal["id"]]}
             proposal = {**proposal, "votes": sorted(cast.values(), key=lambda v: v["actor"]), "statements": statements[proposal["id"]]}
             if proposal["status"] == "open":
-                counted = [m for m in proposal["electorate"] if m in actors and standing(actors[m], self.now) == "active"]
-                positions = [cast[m]["position"] if m in cast else None for m in counted]
-                live = {
-                    "approve": positions.count("approve"),
-                    "object": positions.count("object"),
-                    "abstain": positions.count("abstain"),
-                    "silent": positions.count(None),
-                }
-                proposal["tally"] = live
+                counted = [m for m in proposal["electorate"] if m in actors and self._counts(actors[m], proposal)]
+                live = tally_of(counted, {member: vote["position"] for member, vote in cast.items()})
+                proposal["tally"] = live.to_json()
                 proposal["not_yet_voted"] = [m for m in counted if m not in cast]
-                proposal["outcome_if_closed_now"] = outcome(proposal["procedure"], Tally(**live))
+                proposal["outcome_if_closed_now"] = outcome(proposal["procedure"], live)
             shown.append(proposal)
         return shown
+
+    def _counts(self, actor: dict[str, Any], proposal: dict[str, Any]) -> bool:
+        """Whether an electorate id counts now: the rules' own test (role, standing, membership)."""
+        return counts(actor["role"], standing(actor, self.now), actor["joined"], proposal["submitted"])
 
     def proposals(self, open_only: bool = False) -> list[dict[str, Any]]:
         """Proposals with their votes; open ones with the live tally and who has not yet voted."""

@@ -9,11 +9,24 @@ one small row rather than a new copy of its proposal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.rules import effective_electorate, outcome, tally
+from domain.bodies import (
+    AppealAcknowledge,
+    AppealAnswer,
+    AppealFile,
+    Body,
+    DecisionAttach,
+    ProposalClose,
+    ProposalSubmit,
+    ProposalWithdraw,
+    StatementMake,
+    VoteCast,
+    parse_body,
+)
+from domain.voting import ADOPTED, effective_electorate, outcome, tally_of
 from domain.snapshot import actor_json, proposal_json
 from domain.state import Actor, LedgerState, Proposal
 from ledger.entry import Entry
@@ -73,67 +86,131 @@ def _changed_actors(before: LedgerState | None, after: LedgerState) -> list[Acto
     return sorted((a for a in after.actors.values() if earlier.get(a.id) is not a), key=lambda a: a.id)
 
 
+Projector = Callable[["Change"], list[Row]]
+PROJECTORS: dict[str, Projector] = {}
+
+
+def projects(body: type[Body]) -> Callable[[Projector], Projector]:
+    """Register the view projector of ``body``'s kind (kinds that change only actors need none)."""
+
+    def register(projector: Projector) -> Projector:
+        PROJECTORS[body.KIND] = projector
+        return projector
+
+    return register
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry as the projectors read it: the states around it, its typed body, who said it when."""
+
+    before: LedgerState | None
+    after: LedgerState
+    entry: Entry
+    statement: Statement
+    body: Any
+    by: Mapping[str, Any]
+
+
 def rows_for(before: LedgerState | None, after: LedgerState, entry: Entry, statement: Statement) -> list[Row]:
     """The rows ``entry`` writes, given the rule state before and after it."""
-    kind, body, index, at = statement.kind, statement.body, entry.index, entry.logged_at
-    by = {"actor": statement.actor, "index": index, "logged_at": at, "signed_at": statement.signed_at}
     rows = [Row(ACTOR, actor.id, "", actor_doc(actor)) for actor in _changed_actors(before, after)]
     if before is None or before.settings is not after.settings:
         rows.append(Row(LEDGER, "charter", "", ledger_doc(after)))
-    if kind == "proposal.submit":
-        proposal = after.open_proposals[f"P-{after.proposals}"]
-        rows.append(Row(PROPOSAL, proposal.id, "", proposal_doc(proposal), first=True))
-        rows.extend(Row(REFERRAL, f"{ref}/{proposal.id}", ref, {"proposal": proposal.id, **by}, first=True) for ref in proposal.references)
-    elif kind == "vote.cast":
-        fields = {"proposal": body["proposal"], "position": body["position"], "explanation": body.get("explanation"), **by}
-        assert before is not None
-        replaced = statement.actor in before.open_proposals[body["proposal"]].positions
-        rows.append(Row(VOTE, f"{body['proposal']}/{statement.actor}", body["proposal"], fields, first=not replaced))
-    elif kind in ("proposal.withdraw", "proposal.close"):
-        assert before is not None
-        proposal = before.open_proposals[body["proposal"]]
-        if kind == "proposal.withdraw":
-            rows.append(Row(PROPOSAL, proposal.id, "", proposal_doc(proposal, status="withdrawn", ended=by)))
-        else:
-            counted = tally(before, proposal, entry.logged_at_seconds)
-            result = outcome(proposal.procedure, counted)
-            decision = f"D-{after.decisions}" if result == "adopted" else None
-            counted_members = effective_electorate(before, proposal, entry.logged_at_seconds)
-            closing = {"status": result, "ended": by, "tally": counted.to_json(), "counted": counted_members, "decision": decision}
-            rows.append(Row(PROPOSAL, proposal.id, "", proposal_doc(proposal, **closing)))
-            if decision is not None:
-                rows.append(
-                    Row(
-                        DECISION,
-                        decision,
-                        "",
-                        {
-                            "id": decision,
-                            "proposal": proposal.id,
-                            "title": proposal.title,
-                            "text": proposal.text,
-                            "category": proposal.category,
-                            "procedure": proposal.procedure,
-                            "tally": counted.to_json(),
-                            "effect": dict(proposal.effect),
-                            "adopted": index,
-                            "adopted_at": at,
-                        },
-                        first=True,
-                    )
-                )
-    elif kind == "decision.attach":
-        fields = {"decision": body["decision"], "type": body["type"], "text": body["text"], **by}
-        rows.append(Row(ATTACHMENT, f"{body['decision']}/{index}", body["decision"], fields, first=True))
-    elif kind == "statement.make":
-        about = body.get("about", "")
-        rows.append(Row(STATEMENT, f"S-{index}", about, {"text": body["text"], "about": about or None, **by}, first=True))
-    elif kind == "appeal.file":
-        appeal_id = f"A-{after.appeals}"
-        fields = {"id": appeal_id, "title": body["title"], "text": body["text"], "concerned": body["concerned"], "urgency": body["urgency"]}
-        rows.append(Row(APPEAL, appeal_id, "", {**fields, "filer": statement.actor, "filed": index, "filed_at": at}, first=True))
-    elif kind in ("appeal.acknowledge", "appeal.answer"):
-        response = "acknowledgment" if kind == "appeal.acknowledge" else "answer"
-        fields = {"appeal": body["appeal"], "type": response, "text": body.get("text"), **by}
-        rows.append(Row(RESPONSE, f"{body['appeal']}/{index}", body["appeal"], fields, first=True))
+    projector = PROJECTORS.get(statement.kind)
+    if projector is None:
+        return rows
+    # The entry was judged already: its body parses (once more, here, for the views).
+    by = {"actor": statement.actor, "index": entry.index, "logged_at": entry.logged_at, "signed_at": statement.signed_at}
+    rows.extend(projector(Change(before, after, entry, statement, parse_body(statement), by)))
     return rows
+
+
+@projects(ProposalSubmit)
+def _submitted(change: Change) -> list[Row]:
+    proposal = change.after.open_proposals[f"P-{change.after.proposals}"]
+    rows = [Row(PROPOSAL, proposal.id, "", proposal_doc(proposal), first=True)]
+    rows.extend(Row(REFERRAL, f"{ref}/{proposal.id}", ref, {"proposal": proposal.id, **change.by}, first=True) for ref in proposal.references)
+    return rows
+
+
+@projects(VoteCast)
+def _voted(change: Change) -> list[Row]:
+    body: VoteCast = change.body
+    assert change.before is not None
+    fields = {"proposal": body.proposal, "position": body.position, "explanation": body.explanation, **change.by}
+    replaced = change.statement.actor in change.before.open_proposals[body.proposal].positions
+    return [Row(VOTE, f"{body.proposal}/{change.statement.actor}", body.proposal, fields, first=not replaced)]
+
+
+@projects(ProposalWithdraw)
+def _withdrawn(change: Change) -> list[Row]:
+    body: ProposalWithdraw = change.body
+    assert change.before is not None
+    proposal = change.before.open_proposals[body.proposal]
+    return [Row(PROPOSAL, proposal.id, "", proposal_doc(proposal, status="withdrawn", ended=change.by))]
+
+
+@projects(ProposalClose)
+def _closed(change: Change) -> list[Row]:
+    body: ProposalClose = change.body
+    before, now = change.before, change.entry.logged_at_seconds
+    assert before is not None
+    proposal = before.open_proposals[body.proposal]
+    counted_members = effective_electorate(before, proposal, now)
+    counted = tally_of(counted_members, proposal.positions)
+    result = outcome(proposal.procedure, counted)
+    decision = f"D-{change.after.decisions}" if result == ADOPTED else None
+    closing = {"status": result, "ended": change.by, "tally": counted.to_json(), "counted": counted_members, "decision": decision}
+    rows = [Row(PROPOSAL, proposal.id, "", proposal_doc(proposal, **closing))]
+    if decision is not None:
+        adopted = {
+            "id": decision,
+            "proposal": proposal.id,
+            "title": proposal.title,
+            "text": proposal.text,
+            "category": proposal.category,
+            "procedure": proposal.procedure,
+            "tally": counted.to_json(),
+            "effect": dict(proposal.effect),
+            "adopted": change.entry.index,
+            "adopted_at": change.entry.logged_at,
+        }
+        rows.append(Row(DECISION, decision, "", adopted, first=True))
+    return rows
+
+
+@projects(DecisionAttach)
+def _attached(change: Change) -> list[Row]:
+    body: DecisionAttach = change.body
+    fields = {"decision": body.decision, "type": body.type, "text": body.text, **change.by}
+    return [Row(ATTACHMENT, f"{body.decision}/{change.entry.index}", body.decision, fields, first=True)]
+
+
+@projects(StatementMake)
+def _said(change: Change) -> list[Row]:
+    body: StatementMake = change.body
+    about = body.about or ""
+    return [Row(STATEMENT, f"S-{change.entry.index}", about, {"text": body.text, "about": body.about, **change.by}, first=True)]
+
+
+@projects(AppealFile)
+def _filed(change: Change) -> list[Row]:
+    body: AppealFile = change.body
+    appeal_id = f"A-{change.after.appeals}"
+    fields = {"id": appeal_id, "title": body.title, "text": body.text, "concerned": list(body.concerned), "urgency": body.urgency}
+    doc = {**fields, "filer": change.statement.actor, "filed": change.entry.index, "filed_at": change.entry.logged_at}
+    return [Row(APPEAL, appeal_id, "", doc, first=True)]
+
+
+def _responded(response: str) -> Projector:
+    def project(change: Change) -> list[Row]:
+        body: AppealAcknowledge | AppealAnswer = change.body
+        fields = {"appeal": body.appeal, "type": response, "text": body.text, **change.by}
+        return [Row(RESPONSE, f"{body.appeal}/{change.entry.index}", body.appeal, fields, first=True)]
+
+    return project
+
+
+projects(AppealAcknowledge)(_responded("acknowledgment"))
+projects(AppealAnswer)(_responded("answer"))

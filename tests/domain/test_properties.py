@@ -62,7 +62,7 @@ HOUR = 3_600
 MEMBERS = ("de", "fr", "pl", "ua")
 OBSERVERS = ("in",)
 CANDIDATES = ("md", "ge")
-"""Fresh ids an admission may bring in (never ids that were actors: re-admission is pinned below)."""
+"""Fresh ids an admission may bring in; a withdrawn member may also be admitted again (a new membership)."""
 ORGANIZATIONS = ("etuc", "wilpf")
 """Civil society registers under these, never under a candidate's id (see the squatting test below)."""
 STRANGER = "xx"
@@ -140,6 +140,8 @@ class Party:
     suspended_by: str | None = None
     withdrawal_effective: int | None = None
     revoked_by: str | None = None
+    joined: int = 0
+    """The entry that began this membership: an id admitted again is a new membership."""
 
     def standing(self, now: int) -> str:
         if self.revoked_by is not None:
@@ -167,6 +169,8 @@ class Motion:
     submitted: int
     """The index of the entry that submitted it, which a close must name."""
     electorate: frozenset[str]
+    memberships: frozenset[tuple[str, int]]
+    """The electorate as memberships (id, entry it began): SPEC 5.3, an id admitted again is not in it."""
     concerned: tuple[str, ...]
     effect: dict[str, Any]
     positions: dict[str, str] = field(default_factory=dict)
@@ -235,9 +239,15 @@ class Council:
     def active_members(self, now: int) -> set[str]:
         return {actor for actor, party in self.parties.items() if party.role == MEMBER and party.standing(now) == ACTIVE}
 
+    def in_electorate(self, motion: Motion, actor: str) -> bool:
+        """Whether ``actor``'s current membership is one the electorate was fixed with."""
+        party = self.parties.get(actor)
+        return party is not None and (actor, party.joined) in motion.memberships
+
     def counted(self, motion: Motion, now: int) -> list[str]:
-        """The effective electorate: fixed at submission, minus members not active now."""
-        return sorted(motion.electorate & self.active_members(now))
+        """The effective electorate: fixed at submission, minus members not active now,
+        minus ids whose membership is a new one."""
+        return sorted(member for member in motion.electorate & self.active_members(now) if self.in_electorate(motion, member))
 
     def tally(self, motion: Motion, now: int) -> dict[str, int]:
         positions = [motion.positions.get(member) for member in self.counted(motion, now)]
@@ -323,6 +333,7 @@ class Council:
             deadline=now + effect["period"],
             submitted=index,
             electorate=self.electorate(procedure, concerned, now),
+            memberships=frozenset((member, self.parties[member].joined) for member in self.electorate(procedure, concerned, now)),
             concerned=concerned,
             effect={name: value for name, value in effect.items() if name != "period"},
         )
@@ -342,8 +353,8 @@ class Council:
             self.skew = DURATIONS.get(amendment.get("signed_at_skew", ""), self.skew)
         elif "subject" in effect:
             party = self.parties.get(effect["subject"])
-            if party is None or party.standing(now) not in PRESENT:
-                return
+            if party is None or party.standing(now) not in PRESENT or party.joined >= motion.submitted:
+                return  # the subject is gone, or is a membership begun since the submission
             if motion.category == "observer-revocation":
                 party.revoked_by = decision
             elif motion.category == "suspension":
@@ -482,8 +493,6 @@ class CouncilMachine(RuleBasedStateMachine):
         if category == "admission":
             candidate = data.draw(st.sampled_from((*CANDIDATES, *CANDIDATES, "de")))
             party = self.model.parties.get(candidate)
-            if party is not None and party.standing(self.now) not in PRESENT:
-                return  # re-admission: see test_observer_revocation_never_revokes_a_member_admitted_since
             role, key = data.draw(st.sampled_from((MEMBER, OBSERVER))), self.fresh_key(candidate)
             body["candidate"] = {"id": candidate, "name": candidate.upper(), "role": role, "keys": [key.verifier_key().to_text()]}
             effect.update(candidate=candidate, role=role, key=key)
@@ -537,18 +546,17 @@ class CouncilMachine(RuleBasedStateMachine):
 
     def cast(self, voter: str, proposal: str, position: str, signers: Sequence[Signer], skew: int) -> None:
         motion = self.model.motions.get(proposal)
-        expected = self.model.speaker(voter, signers, (MEMBER,), (ACTIVE,), self.now) or self.model.open_motion("vote.cast", proposal)
-        if expected is None and position not in (APPROVE, OBJECT, ABSTAIN):
-            expected = "statement.body"
+        expected = "statement.body" if position not in (APPROVE, OBJECT, ABSTAIN) else None  # the body's shape is read first
+        expected = expected or self.model.speaker(voter, signers, (MEMBER,), (ACTIVE,), self.now) or self.model.open_motion("vote.cast", proposal)
         if expected is None and motion is not None and self.now >= motion.deadline:
             expected = "vote.after-deadline"
-        if expected is None and motion is not None and voter not in motion.electorate:
+        if expected is None and motion is not None and not self.model.in_electorate(motion, voter):
             expected = "vote.not-in-electorate"
         if self.say(voter, "vote.cast", {"proposal": proposal, "position": position}, signers, expected, skew):
             assert motion is not None
             party = self.model.parties[voter]
             assert party.role == MEMBER and party.standing(self.now) == ACTIVE, f"a vote by {voter}, {party.role} {party.standing(self.now)}, was accepted"
-            assert self.now < motion.deadline and voter in motion.electorate
+            assert self.now < motion.deadline and self.model.in_electorate(motion, voter)
             motion.positions[voter] = position
 
     @rule(data=st.data(), closer=st.one_of(st.just(OPERATOR), A_VOICE), forgery=st.sampled_from(("none",) * 6 + ("submission", "outcome", "tally", "decision")), signing=SIGNING)
@@ -617,11 +625,10 @@ class CouncilMachine(RuleBasedStateMachine):
     @rule(member=A_VOICE, number=st.integers(1, 3), attachment=st.sampled_from(("reservation", "interpretative", "veto")), signing=SIGNING)
     def decision_attached(self, member: str, number: int, attachment: str, signing: str) -> None:
         signers = self.signers(member, signing)
-        expected = self.model.speaker(member, signers, (MEMBER,), PRESENT, self.now)
+        expected = "statement.body" if attachment == "veto" else None  # the body's shape is read first
+        expected = expected or self.model.speaker(member, signers, (MEMBER,), PRESENT, self.now)
         if expected is None and not self.model.exists(f"D-{number}"):
             expected = "decision.attach.unknown-reference"
-        if expected is None and attachment == "veto":
-            expected = "statement.body"
         self.say(member, "decision.attach", {"decision": f"D-{number}", "type": attachment, "text": "Our reading of it."}, signers, expected)
 
     # Membership and keys.
@@ -708,7 +715,7 @@ class CouncilMachine(RuleBasedStateMachine):
         elif not right_key:
             expected = "signature"
         if self.say(candidate, "accession", {"proposal": proposal if right_proposal else "P-99"}, signers, expected):
-            self.model.parties[candidate] = Party(role, [key])
+            self.model.parties[candidate] = Party(role, [key], joined=len(self.scenario.entries) - 1)
             del self.model.admissions[candidate]
 
     @rule(organization=st.sampled_from((*ORGANIZATIONS, *ORGANIZATIONS, "de", OPERATOR)), proven=st.sampled_from((True, True, True, False)))

@@ -776,3 +776,70 @@ def test_decision_about_an_actor_it_cannot_concern_is_refused(council: Scenario,
     error = council.refused("pl", "proposal.submit", body)
     assert isinstance(error, RuleViolation) and error.rule == f"{category}.subject"
     assert str(error) == f"proposal.submit: {message}"
+
+
+# Strict types and memberships (issue 11).
+
+
+def test_close_whose_submission_is_json_true_is_refused(council: Scenario) -> None:
+    # The proposal is at entry 1, and Python's True == 1: another implementation of the rules would refuse it.
+    proposal = council.propose()
+    council.after_deadline(proposal)
+    body = {"proposal": proposal, "submission": True, "outcome": "adopted", "tally": {"approve": 0, "object": 0, "abstain": 0, "silent": 6}, "decision": "D-1"}
+    error = council.refused(OPERATOR, "proposal.close", body)
+    assert isinstance(error, RuleViolation) and (error.rule, error.field) == ("statement.body", "body.submission")
+    assert str(error) == "proposal.close: submission must be an entry index (an integer), got True"
+
+
+def test_close_whose_tally_counts_are_json_true_is_refused() -> None:
+    council = Scenario(members=("de",), observers=())
+    proposal = council.propose()
+    council.vote("de", proposal, "approve")
+    body = {"proposal": proposal, "submission": 1, "outcome": "adopted", "tally": {"approve": True, "object": 0, "abstain": 0, "silent": 0}, "decision": "D-1"}
+    error = council.refused(OPERATOR, "proposal.close", body)
+    assert isinstance(error, RuleViolation) and error.rule == "proposal.close-tally"
+    assert str(error) == f"proposal.close: tally of {proposal} got True approve, 0 object, 0 abstain, 0 silent, want 1 approve, 0 object, 0 abstain, 0 silent"
+
+
+def _readmit(council: Scenario, member: str) -> None:
+    """``member`` withdraws (at once: the charter's notice is 0s) and is admitted again, a new membership."""
+    council.do(member, "membership.withdraw", {})
+    council.advance(1)
+    key = new_signer(member, 1)
+    candidate = {"id": member, "name": "Serbia", "role": "member", "keys": [key.verifier_key().to_text()]}
+    admission = council.propose(category="admission", period=DAY, candidate=candidate)
+    council.after_deadline(admission)
+    council.close(admission)
+    council.keys[member] = key
+    council.do(member, "accession", {"proposal": admission})
+    assert council.state.actors[member].standing(council.now) == ACTIVE
+
+
+def test_readmitted_member_does_not_count_on_proposals_submitted_before_it_withdrew() -> None:
+    from domain.voting import effective_electorate
+
+    council = Scenario(withdrawal_notice="0s")
+    earlier = council.propose(category="military-operation", period=30 * DAY)  # ratification: silence would reject it
+    _readmit(council, "rs")
+    assert "rs" in council.state.open_proposals[earlier].electorate
+    error = council.refused("rs", "vote.cast", {"proposal": earlier, "position": "object"})
+    assert isinstance(error, RuleViolation) and error.rule == "vote.not-in-electorate"
+    assert str(error) == f"vote.cast: rs is not in the electorate of {earlier}"
+    for member in ("de", "fr", "pl", "ua", "by"):
+        council.vote(member, earlier, "approve")
+    assert "rs" not in effective_electorate(council.state, council.state.open_proposals[earlier], council.now)
+    council.close(earlier)  # early, unanimous among the memberships that count
+    assert council.state.decisions == 2
+    later = council.propose(period=DAY)
+    council.vote("rs", later, "object")
+    assert council.state.open_proposals[later].positions["rs"] == "object"
+
+
+def test_suspension_proposed_before_a_withdrawal_does_not_suspend_the_readmitted_member() -> None:
+    council = Scenario(withdrawal_notice="0s")
+    suspension = council.propose(category="suspension", period=30 * DAY, subject="rs", concerned=["rs"])
+    _readmit(council, "rs")
+    council.after_deadline(suspension)
+    council.close(suspension)
+    assert council.state.decisions == 2
+    assert council.state.actors["rs"].standing(council.now) == ACTIVE
