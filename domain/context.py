@@ -1,16 +1,16 @@
 """One entry under judgement, and the registry of the handlers that judge each kind.
 
-A handler receives the entry as a :class:`Context` and its body already
-typed (domain.bodies) and returns the new state, or raises the AccordError
-naming the rule at fault. What it checks is what needs the ledger: who
-speaks, in what standing, about what that exists and is still open.
+A handler receives the entry as a :class:`Context` and returns the new
+state, or raises the AccordError naming the rule at fault. It checks who
+speaks (signatures first: a forged statement is reported as forged, whatever
+its body says), then reads the body once into its kind's dataclass
+(domain.bodies, the shape check ``prepare`` runs too), then what needs the
+ledger: standing, and references that exist and are still open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
 from domain.bodies import Body
 from domain.state import ACTIVE, CIVIL_SOCIETY, MEMBER, OBSERVER, OPERATOR_ROLE, SUSPENDED, Actor, LedgerState, Proposal
 from ledger.entry import Entry
@@ -104,14 +104,14 @@ class Context:
         return proposal
 
 
-Handler = Callable[[Context, Any], LedgerState]
+Handler = Callable[[Context], LedgerState]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(body: type[Body]) -> Callable[[Callable[[Context, Any], LedgerState]], Handler]:
+def handles(body: type[Body]) -> Callable[[Handler], Handler]:
     """Register the handler of ``body``'s kind."""
 
-    def register(handler: Callable[[Context, Any], LedgerState]) -> Handler:
+    def register(handler: Handler) -> Handler:
         HANDLERS[body.KIND] = handler
         return handler
 

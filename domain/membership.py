@@ -20,22 +20,25 @@ from ledger.timefmt import format_time
 
 
 @handles(MembershipSuspend)
-def _suspend(ctx: Context, body: MembershipSuspend) -> LedgerState:
+def _suspend(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,))
+    MembershipSuspend.parse(ctx.statement)  # its shape: a reason at most
     return ctx.state.with_actor(evolve(member, suspended_by="self"))
 
 
 @handles(MembershipResume)
-def _resume(ctx: Context, body: MembershipResume) -> LedgerState:
+def _resume(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,), (SUSPENDED,))
+    MembershipResume.parse(ctx.statement)  # its shape: an empty body
     if member.suspended_by != "self":
         raise ctx.violation("membership.resume-not-self", f"{member.id} was suspended by decision {member.suspended_by}; only a decision lifts it")
     return ctx.state.with_actor(evolve(member, suspended_by=None))
 
 
 @handles(MembershipWithdraw)
-def _withdraw(ctx: Context, body: MembershipWithdraw) -> LedgerState:
+def _withdraw(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,), PRESENT)
+    MembershipWithdraw.parse(ctx.statement)  # its shape: a reason at most
     if member.withdrawal_effective is not None:
         raise ctx.violation("membership.already-withdrawing", f"{member.id} withdraws from {format_time(member.withdrawal_effective)} already")
     effective = ctx.now + ctx.state.settings.withdrawal_notice_seconds
@@ -43,13 +46,15 @@ def _withdraw(ctx: Context, body: MembershipWithdraw) -> LedgerState:
 
 
 @handles(AffiliationDeclare)
-def _declare_affiliations(ctx: Context, body: AffiliationDeclare) -> LedgerState:
+def _declare_affiliations(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,), PRESENT)
+    body = AffiliationDeclare.parse(ctx.statement)
     return ctx.state.with_actor(evolve(member, affiliations=body.affiliations))
 
 
 @handles(Accession)
-def _accede(ctx: Context, body: Accession) -> LedgerState:
+def _accede(ctx: Context) -> LedgerState:
+    body = Accession.parse(ctx.statement)
     candidate_id = ctx.statement.actor
     admission = ctx.state.admissions.get(candidate_id)
     if admission is None:
@@ -72,7 +77,8 @@ def _accede(ctx: Context, body: Accession) -> LedgerState:
 
 
 @handles(CivilSocietyRegister)
-def _register(ctx: Context, body: CivilSocietyRegister) -> LedgerState:
+def _register(ctx: Context) -> LedgerState:
+    body = CivilSocietyRegister.parse(ctx.statement)
     actor_id = ctx.statement.actor
     if actor_id in ctx.state.actors or actor_id == OPERATOR or admission_pending(ctx.state, actor_id):
         raise ctx.violation("civil-society.id-taken", f"actor id {actor_id} is taken", "actor")
@@ -89,8 +95,9 @@ def _register(ctx: Context, body: CivilSocietyRegister) -> LedgerState:
 
 
 @handles(KeyAdd)
-def _add_key(ctx: Context, body: KeyAdd) -> LedgerState:
+def _add_key(ctx: Context) -> LedgerState:
     actor = ctx.author(EVERY_ROLE, PRESENT)
+    body = KeyAdd.parse(ctx.statement)
     key = body.key
     if any(record.key.public == key.public or record.key.key_id == key.key_id for record in actor.keys):
         raise ctx.violation("key.already-held", f"{actor.id} already holds key {key.label}", "body.key")
@@ -99,8 +106,9 @@ def _add_key(ctx: Context, body: KeyAdd) -> LedgerState:
 
 
 @handles(KeyRevoke)
-def _revoke_key(ctx: Context, body: KeyRevoke) -> LedgerState:
+def _revoke_key(ctx: Context) -> LedgerState:
     actor = ctx.author(EVERY_ROLE, PRESENT)
+    body = KeyRevoke.parse(ctx.statement)
     check_revocation(ctx, actor, body.key, body.replacement)
     if body.replacement is not None:
         ctx.require_every_signature([body.replacement])

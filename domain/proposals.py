@@ -26,8 +26,9 @@ from ledger.timefmt import format_time
 
 
 @handles(ProposalSubmit)
-def _submit(ctx: Context, body: ProposalSubmit) -> LedgerState:
+def _submit(ctx: Context) -> LedgerState:
     proposer = ctx.author((MEMBER,))
+    body = ProposalSubmit.parse(ctx.statement)
     settings = ctx.state.settings
     rules = settings.categories.get(body.category)
     if rules is None:
@@ -78,8 +79,9 @@ def _submit(ctx: Context, body: ProposalSubmit) -> LedgerState:
 
 
 @handles(VoteCast)
-def _vote(ctx: Context, body: VoteCast) -> LedgerState:
+def _vote(ctx: Context) -> LedgerState:
     voter = ctx.author((MEMBER,))
+    body = VoteCast.parse(ctx.statement)
     proposal = ctx.open_proposal(body.proposal)
     if ctx.now >= proposal.deadline:
         raise ctx.violation("vote.after-deadline", f"logged at {format_time(ctx.now)}, not before the deadline {format_time(proposal.deadline)} of {proposal.id}")
@@ -93,8 +95,9 @@ def _vote(ctx: Context, body: VoteCast) -> LedgerState:
 
 
 @handles(ProposalWithdraw)
-def _withdraw_proposal(ctx: Context, body: ProposalWithdraw) -> LedgerState:
+def _withdraw_proposal(ctx: Context) -> LedgerState:
     member = ctx.author((MEMBER,), PRESENT)
+    body = ProposalWithdraw.parse(ctx.statement)
     proposal = ctx.open_proposal(body.proposal)
     if proposal.proposer != member.id:
         raise ctx.violation("proposal.not-proposer", f"{proposal.id} was proposed by {proposal.proposer}, not {member.id}", "actor")
@@ -102,8 +105,9 @@ def _withdraw_proposal(ctx: Context, body: ProposalWithdraw) -> LedgerState:
 
 
 @handles(ProposalClose)
-def _close(ctx: Context, body: ProposalClose) -> LedgerState:
+def _close(ctx: Context) -> LedgerState:
     ctx.author((MEMBER, OPERATOR_ROLE))
+    body = ProposalClose.parse(ctx.statement)
     proposal = ctx.open_proposal(body.proposal)
     if body.submission != proposal.submitted:
         # Binds the close to the exact entry it decides, so a certificate can prove which text was adopted.
@@ -142,23 +146,26 @@ def _tally_text(counts: Mapping[str, object]) -> str:
 
 
 @handles(DecisionAttach)
-def _attach(ctx: Context, body: DecisionAttach) -> LedgerState:
+def _attach(ctx: Context) -> LedgerState:
     ctx.author((MEMBER,), PRESENT)
+    body = DecisionAttach.parse(ctx.statement)
     ctx.on_log("decision", body.decision, "D")
     return ctx.state
 
 
 @handles(StatementMake)
-def _say(ctx: Context, body: StatementMake) -> LedgerState:
+def _say(ctx: Context) -> LedgerState:
     ctx.author(EVERY_ROLE, PRESENT)
+    body = StatementMake.parse(ctx.statement)
     if body.about is not None:
         ctx.on_log("about", body.about, "PDA")
     return ctx.state
 
 
 @handles(AppealFile)
-def _file_appeal(ctx: Context, body: AppealFile) -> LedgerState:
+def _file_appeal(ctx: Context) -> LedgerState:
     ctx.author((CIVIL_SOCIETY,))
+    body = AppealFile.parse(ctx.statement)
     for actor_id in body.concerned:
         if actor_id not in ctx.state.actors:
             raise ctx.violation("appeal.concerned-unknown", f"concerned {actor_id} is not an actor of this ledger", "body.concerned")
@@ -166,14 +173,16 @@ def _file_appeal(ctx: Context, body: AppealFile) -> LedgerState:
 
 
 @handles(AppealAcknowledge)
-def _acknowledge_appeal(ctx: Context, body: AppealAcknowledge) -> LedgerState:
+def _acknowledge_appeal(ctx: Context) -> LedgerState:
     ctx.author((MEMBER, OPERATOR_ROLE))
+    body = AppealAcknowledge.parse(ctx.statement)
     ctx.on_log("appeal", body.appeal, "A")
     return ctx.state
 
 
 @handles(AppealAnswer)
-def _answer_appeal(ctx: Context, body: AppealAnswer) -> LedgerState:
+def _answer_appeal(ctx: Context) -> LedgerState:
     ctx.author((MEMBER, OPERATOR_ROLE))
+    body = AppealAnswer.parse(ctx.statement)
     ctx.on_log("appeal", body.appeal, "A")
     return ctx.state

@@ -7,11 +7,11 @@ log's writer calls it before appending and the verifier calls it on replay,
 so both judge every entry alike. It reads no disk, clock or network: time is
 the entry's ``logged_at``.
 
-Each entry is judged in three steps: what holds for every kind (index,
-time, origin, skew, replay); its body's shape, read once into its kind's
-dataclass (domain.bodies, the same check ``accord prepare`` runs); and its
-kind's handler (domain.membership, domain.proposals), which judges it
-against the state. The voting arithmetic is in domain.voting, each
+Each entry is judged in two steps: what holds for every kind (index, time,
+origin, skew, replay), then its kind's handler (domain.membership,
+domain.proposals): who signed, the body's shape read once into its kind's
+dataclass (domain.bodies, the same check ``accord prepare`` runs), and what
+it says against the state. The voting arithmetic is in domain.voting, each
 category's effect in domain.effects, the charter in domain.founding.
 """
 
@@ -125,8 +125,7 @@ def apply(
             kind=kind,
             field="signed_at",
         )
-    body = PARSERS[kind](statement)
-    after = handler(Context(state, entry, note, statement, verify), body)
+    after = handler(Context(state, entry, note, statement, verify))
     return after.after_entry(now, statement.nonce, signed_at)
 
 

@@ -546,8 +546,11 @@ class CouncilMachine(RuleBasedStateMachine):
 
     def cast(self, voter: str, proposal: str, position: str, signers: Sequence[Signer], skew: int) -> None:
         motion = self.model.motions.get(proposal)
-        expected = "statement.body" if position not in (APPROVE, OBJECT, ABSTAIN) else None  # the body's shape is read first
-        expected = expected or self.model.speaker(voter, signers, (MEMBER,), (ACTIVE,), self.now) or self.model.open_motion("vote.cast", proposal)
+        # Who speaks, then the body's shape, then what it is about.
+        expected = self.model.speaker(voter, signers, (MEMBER,), (ACTIVE,), self.now)
+        if expected is None and position not in (APPROVE, OBJECT, ABSTAIN):
+            expected = "statement.body"
+        expected = expected or self.model.open_motion("vote.cast", proposal)
         if expected is None and motion is not None and self.now >= motion.deadline:
             expected = "vote.after-deadline"
         if expected is None and motion is not None and not self.model.in_electorate(motion, voter):
@@ -625,8 +628,9 @@ class CouncilMachine(RuleBasedStateMachine):
     @rule(member=A_VOICE, number=st.integers(1, 3), attachment=st.sampled_from(("reservation", "interpretative", "veto")), signing=SIGNING)
     def decision_attached(self, member: str, number: int, attachment: str, signing: str) -> None:
         signers = self.signers(member, signing)
-        expected = "statement.body" if attachment == "veto" else None  # the body's shape is read first
-        expected = expected or self.model.speaker(member, signers, (MEMBER,), PRESENT, self.now)
+        expected = self.model.speaker(member, signers, (MEMBER,), PRESENT, self.now)
+        if expected is None and attachment == "veto":
+            expected = "statement.body"  # the body's shape, before what it is about
         if expected is None and not self.model.exists(f"D-{number}"):
             expected = "decision.attach.unknown-reference"
         self.say(member, "decision.attach", {"decision": f"D-{number}", "type": attachment, "text": "Our reading of it."}, signers, expected)
