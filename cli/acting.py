@@ -12,6 +12,7 @@ from cli.options import (
     F,
     Session,
     key_option,
+    log_option,
     output_path,
     pass_session,
     passphrase_env_option,
@@ -23,8 +24,9 @@ from domain import commands
 from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
-from ledger.errors import AccordError, StorageError
+from ledger.errors import AccordError, MalformedError, StorageError
 from ledger.keys import Signer
+from ledger.log import wall_clock
 from ledger.note import Note, sign_note
 from ledger.statement import Statement
 from ledger.timefmt import format_time
@@ -49,17 +51,32 @@ receipt_option = click.option(
 
 def acting(command: F) -> F:
     """The options of every command that signs and submits one statement (with the session)."""
-    for option in reversed((key_option, passphrase_env_option, store_option, operator_key_option, operator_passphrase_option, receipt_option)):
+    for option in reversed((key_option, passphrase_env_option, store_option, log_option, operator_key_option, operator_passphrase_option, receipt_option)):
         command = option(command)
     return pass_session(command)  # type: ignore[return-value]
 
 
 def founded(session: Session) -> LedgerState:
-    """The rule state at the head; refuses a store that holds no ledger yet."""
+    """The rule state at the head (of the log server, with ``--log``); refuses a store that holds no ledger yet."""
+    if session.log_url is not None:
+        state = session.remote().state()
+        if state is None:
+            raise StorageError("ledger", f"no ledger at {session.log_url}: its operator creates one with accord init")
+        return state
     state = session.ledger().state()
     if state is None:
         raise StorageError("ledger", f"no ledger in {session.store_url}: create one with accord init")
     return state
+
+
+def submit_remote(session: Session, note_text: str, operator_key: str | None, receipt: str | None) -> tuple[Entry, LedgerState]:
+    """Submit through the log server of ``--log``; write the checked receipt where asked."""
+    if operator_key is not None:
+        raise MalformedError("--operator-key", "with --log the server signs the checkpoints: give the operator's key to accord serve")
+    entry, state, proof = session.remote().submit(note_text)
+    if receipt is not None:
+        write_atomically(receipt, proof.to_text())
+    return entry, state
 
 
 def submit_note(
@@ -70,7 +87,11 @@ def submit_note(
     operator_passphrase_env: str = "ACCORD_OPERATOR_PASSPHRASE",
     receipt: str | None = None,
 ) -> Entry:
-    """Append a signed statement through the rules; publish a checkpoint and write a receipt when asked."""
+    """Append a signed statement through the rules; publish a checkpoint and write a receipt when asked.
+
+    With ``--log``, the statement goes to the log server, which checkpoints it."""
+    if session.log_url is not None:
+        return submit_remote(session, note_text, operator_key, receipt)[0]
     ledger = session.ledger()
     # The operator's key is opened first: a wrong passphrase must refuse before anything is appended.
     operator = None if operator_key is None else session.signer(operator_key, operator_passphrase_env)
@@ -112,13 +133,16 @@ def act(
     state = founded(session)
     signer = session.signer(key_file, passphrase_env)
     actor = speaker(signer, state.origin)
-    now = session.ledger().log.clock()
+    now = wall_clock() if session.log_url is not None else session.ledger().log.clock()
     signed_at = format_time(now)
     if build is not None:
         statement: Statement = build(state, actor, signed_at, now)
     else:
         statement = commands.statement(state.origin, kind, actor, signed_at, body or {})
     note = sign_note(statement.to_text(), signer, *extra_signers)
+    if session.log_url is not None:
+        options = {name: value for name, value in submit_options.items() if name != "operator_passphrase_env"}
+        return submit_remote(session, note.to_text(), **options)
     entry = submit_note(session, note.to_text(), **submit_options)
     after = session.ledger().state()
     assert after is not None

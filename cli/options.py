@@ -50,7 +50,10 @@ class Session:
     """The context object: the store chosen and what was opened on it."""
 
     store_url: str = DEFAULT_STORE
+    log_url: str | None = None
+    """A log server to act through (``--log``) instead of the store."""
     _ledger: Ledger | None = field(default=None, repr=False)
+    _remote: Any = field(default=None, repr=False)
     _signers: dict[str, Signer] = field(default_factory=dict, repr=False)
 
     def signer(self, key_file: str, passphrase_env: str) -> Signer:
@@ -64,10 +67,22 @@ class Session:
             self._ledger = Ledger.open(self.store_url)
         return self._ledger
 
+    def remote(self) -> Any:
+        """The log server named by ``--log``, as a :class:`cli.remote.RemoteLedger`."""
+        if self._remote is None:
+            from cli.remote import RemoteLedger
+
+            assert self.log_url is not None
+            self._remote = RemoteLedger(self.log_url)
+        return self._remote
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
@@ -91,6 +106,25 @@ store_option = click.option(
     is_eager=True,
     callback=_remember_store,
     help="The ledger's store: sqlite:///FILE or postgresql://USER@HOST/DB (env ACCORD_STORE).",
+)
+
+
+def _remember_log(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        session = ctx.ensure_object(Session)
+        session.log_url = value
+        ctx.call_on_close(session.close)
+    return value
+
+
+log_option = click.option(
+    "--log",
+    metavar="URL",
+    envvar="ACCORD_LOG",
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_log,
+    help="Act through the log server at URL (accord serve) instead of --store (env ACCORD_LOG).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON document on stdout.")
 as_of_option = click.option("--as-of", type=click.IntRange(min=0), metavar="N", help="Read the view as of entry N.")

@@ -21,6 +21,7 @@ from cli.options import (
     Session,
     json_object,
     key_option,
+    log_option,
     load_signer,
     output_path,
     pass_session,
@@ -95,6 +96,7 @@ def sign(file: str, key_file: str, passphrase_env: str, out: str | None) -> None
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @store_option
+@log_option
 @operator_key_option
 @operator_passphrase_option
 @click.option("--receipt", type=click.Path(dir_okay=False), callback=output_path, help="Where to write the receipt (default: FILE.proof).")
