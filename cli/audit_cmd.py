@@ -21,10 +21,11 @@ from cli.options import (
     store_option,
     write_atomically,
 )
+from ledger import ed25519
 from ledger.bundle import Bundle
 from ledger.errors import AccordError, VerificationError
 from ledger.evidence import build_evidence, check_evidence
-from ledger.keys import COSIGNATURE_V1, ED25519_VERIFIERS, VerifierKey
+from ledger.keys import COSIGNATURE_V1, VerifierKey
 from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
 from projections.certificate import build_certificate, verify_certificate
 from projections.checking import PARALLEL_FROM
@@ -54,7 +55,7 @@ def pinned(anchor: str) -> bytes:
 
 verifier_option = click.option(
     "--verifier",
-    type=click.Choice(sorted(ED25519_VERIFIERS)),
+    type=click.Choice(sorted(ed25519.VERIFIERS)),
     default="libsodium",
     show_default=True,
     envvar="ACCORD_VERIFIER",

@@ -7,7 +7,8 @@ import click
 from cli.acting import act, acting
 from cli.options import Session, output_path, passphrase, passphrase_env_option
 from ledger.errors import MalformedError
-from ledger.keys import Signer, VerifierKey, write_key_file
+from ledger.keyfile import write_key_file
+from ledger.keys import Signer, VerifierKey
 from ledger.statement import check_actor_id
 
 

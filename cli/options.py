@@ -17,7 +17,8 @@ import click
 
 from domain.charter import OPERATOR, parse_duration
 from ledger.errors import AccordError, MalformedError
-from ledger.keys import Signer, read_key_file
+from ledger.keyfile import read_key_file
+from ledger.keys import Signer
 from ledger.timefmt import format_time, parse_time
 from projections.ledger import Ledger
 

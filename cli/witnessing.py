@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 
 from cli.options import Session, key_option, pass_session, passphrase_env_option, read_text
+from ledger.encoding import decode_base64
 from ledger.errors import MalformedError
-from ledger.keys import ED25519, KEY_FILE_MAGIC, VerifierKey, decode_base64
+from ledger.keyfile import KEY_FILE_MAGIC
+from ledger.keys import ED25519, VerifierKey
 from ledger.witness import AddCheckpoint, WitnessRefusal
 from ledger.witness_state import WitnessState
 

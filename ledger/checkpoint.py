@@ -13,16 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ledger.encoding import decode_base64, encode_base64
 from ledger.errors import MalformedError, SignatureError
-from ledger.keys import (
-    COSIGNATURE_V1,
-    Signer,
-    VerifierKey,
-    cosignature_message,
-    decode_base64,
-    encode_base64,
-)
-from ledger.note import Note, NoteSignature, known_signers, sign_note, verify_note
+from ledger.keys import COSIGNATURE_V1, Signer, VerifierKey, cosignature_message
+from ledger.note import Note, NoteSignature, UnverifiedNoteError, known_signers, open_note, sign_note
 
 HASH_SIZE = 32
 # Go's sumdb/tlog holds a tree size in an int64.
@@ -94,7 +88,7 @@ def open_checkpoint(note_text: str | bytes, operator_key: VerifierKey) -> tuple[
     be the operator key's name.
     """
     note = Note.from_text(note_text)
-    verify_note(note, [operator_key])
+    open_note(note, [operator_key])
     checkpoint = Checkpoint.from_text(note.text)
     if checkpoint.origin != operator_key.name:
         raise SignatureError("checkpoint", f"origin got {checkpoint.origin!r}, want {operator_key.name!r}")
@@ -128,9 +122,12 @@ def _require_witness_keys(witness_keys: Iterable[VerifierKey]) -> list[VerifierK
 def verify_cosignature(note: Note, witness_key: VerifierKey) -> int:
     """Verify ``witness_key``'s cosignature on a checkpoint note and return its timestamp."""
     _require_witness_keys([witness_key])
-    if not known_signers(note, [witness_key]):
+    try:
+        line = open_note(note, [witness_key]).signature_by(witness_key)
+    except UnverifiedNoteError:
+        line = None
+    if line is None:
         raise SignatureError("cosignature", f"no cosignature by {witness_key.label}")
-    line = next(signature for signature in note.signatures if signature.made_by(witness_key))
     return int.from_bytes(line.signature[:8], "big")
 
 

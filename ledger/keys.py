@@ -1,4 +1,4 @@
-"""Named Ed25519 keys for signed notes, and the encrypted files that hold them.
+"""Named Ed25519 keys for signed notes: key ids, verifier keys, signers.
 
 A key is known by a name and a 4-byte key id (c2sp.org/signed-note): key id =
 SHA-256(name || 0x0A || signature type || public key)[:4]. One Ed25519 key
@@ -8,43 +8,22 @@ a witness, with its own key id. A public key is written as a verifier key,
 ``<name>+<8 hex key id>+<base64(type || public key)>``, the form
 golang.org/x/mod/sumdb/note reads.
 
-Key file format (``accord-key-v1``), UTF-8 text:
-
-    accord-key-v1 <verifier key>
-    -----BEGIN ENCRYPTED PRIVATE KEY-----
-    <PKCS#8, PBES2-encrypted by cryptography's BestAvailableEncryption>
-    -----END ENCRYPTED PRIVATE KEY-----
-
-The first line names the key without the passphrase (which key, for which
-signature type); reading checks that the decrypted private key matches it.
-Files are created with mode 0600 and never exist with a wider mode.
+Nothing here touches a disk: key files are ``ledger.keyfile``, the
+verification backends ``ledger.ed25519``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import os
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
-
-from ledger.errors import KeyFileError, MalformedError
-from ledger.strict_ed25519 import acceptable
+from ledger import ed25519
+from ledger.encoding import decode_base64, encode_base64
+from ledger.errors import MalformedError, SignatureError
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -55,10 +34,6 @@ PUBLIC_KEY_SIZE = 32
 SEED_SIZE = 32
 MAX_TIMESTAMP = 2**63 - 1
 COSIGNATURE_SIZE = 8 + 64
-
-KEY_FILE_MAGIC = "accord-key-v1"
-_PEM_BEGIN = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
-_PEM_END = "-----END ENCRYPTED PRIVATE KEY-----"
 
 # Go's unicode.IsSpace (the White_Space property), which sumdb/note applies
 # to names; Python's str.isspace disagrees on a few code points.
@@ -72,54 +47,6 @@ _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}")
 def key_id(name: str, sig_type: int, public: bytes) -> bytes:
     """The 4-byte key id of ``public`` under ``name`` for signature type ``sig_type``."""
     return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([sig_type]) + public).digest()[:KEY_ID_SIZE]
-
-
-@lru_cache(maxsize=4096)
-def _ed25519(public: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(public)
-
-
-def _openssl_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    if not acceptable(public, signature):
-        return False
-    try:
-        _ed25519(public).verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _libsodium_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    if not acceptable(public, signature):
-        return False
-    try:
-        crypto_sign_open(signature + message, public)
-    except (BadSignatureError, ValueError):
-        return False
-    return True
-
-
-ED25519_VERIFIERS = {"libsodium": _libsodium_holds, "openssl": _openssl_holds}
-"""How Ed25519 signatures are checked: libsodium through PyNaCl (the default, the writer's),
-about twice as fast on common x86-64 machines, or OpenSSL through ``cryptography`` (the
-fallback and reference). Both take the same signatures: ``ledger.strict_ed25519`` is checked first."""
-
-
-def ed25519_verifier(name: str = "libsodium") -> Callable[[bytes, bytes, bytes], bool]:
-    """The named Ed25519 verifier; MalformedError if it is unknown or not installed."""
-    if name not in ED25519_VERIFIERS:
-        raise MalformedError("verifier", f"got {name!r}, want one of {', '.join(ED25519_VERIFIERS)}")
-    if name == "libsodium":
-        try:
-            import nacl.bindings  # noqa: F401
-        except ImportError:
-            raise MalformedError("verifier", "libsodium needs PyNaCl: pip install 'accord[sodium]'") from None
-    return ED25519_VERIFIERS[name]
-
-
-def ed25519_holds(public: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` is ``public``'s Ed25519 signature of ``message``, by the default verifier."""
-    return _libsodium_holds(public, message, signature)
 
 
 def key_label(name: str, key_id: bytes) -> str:
@@ -144,36 +71,6 @@ def check_key_name(name: str, component: str) -> None:
             raise MalformedError(component, f"key name {name!r} contains a space (U+{ord(character):04X})")
         if ord(character) < 0x20 or 0xD800 <= ord(character) <= 0xDFFF:
             raise MalformedError(component, f"key name {name!r} contains U+{ord(character):04X}")
-
-
-def as_text(data: str | bytes, component: str) -> str:
-    """``data`` as text: bytes must be UTF-8."""
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MalformedError(component, f"not UTF-8: invalid byte at offset {error.start}") from None
-
-
-def decode_base64(text: str, component: str, what: str) -> bytes:
-    """Decode RFC 4648 standard base64, refusing anything but its canonical encoding.
-
-    Canonical only, so that every value has one spelling: parsed formats
-    re-serialize to the exact bytes they came from. Errors never echo
-    ``text``, which may be secret.
-    """
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedError(component, f"{what}: got invalid base64, want RFC 4648 standard base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise MalformedError(component, f"{what}: got non-canonical base64 (padding bits set), want canonical")
-    return raw
-
-
-def encode_base64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def cosignature_message(body: bytes, timestamp: int) -> bytes:
@@ -244,26 +141,36 @@ class VerifierKey:
             if timestamp > MAX_TIMESTAMP:
                 return False
             message, signature = cosignature_message(message, timestamp), signature[8:]
-        return ed25519_holds(self.public, message, signature)
+        return ed25519.holds(self.public, message, signature)
 
 
 class Signer:
-    """A named Ed25519 private key. Neither repr nor str ever shows the private key.
+    """A named Ed25519 private key, held here or by an agent. Neither repr nor str ever shows the private key.
 
     ``sig_type`` is ``ED25519`` for signing notes, or ``COSIGNATURE_V1`` for a
     key kept only for witnessing; either way :meth:`cosigner_key` gives the
     key's witness form.
     """
 
-    __slots__ = ("name", "sig_type", "_private_key", "_public")
+    __slots__ = ("name", "sig_type", "_private_key", "_public", "_sign")
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey, sig_type: int = ED25519) -> None:
         check_key_name(name, "key")
         _check_sig_type(sig_type, "key")
         self.name = name
         self.sig_type = sig_type
-        self._private_key = private_key
+        self._private_key: Ed25519PrivateKey | None = private_key
         self._public = private_key.public_key().public_bytes_raw()
+        self._sign: Callable[[bytes], bytes] = private_key.sign
+
+    @classmethod
+    def held_elsewhere(cls, name: str, public: bytes, sign: Callable[[bytes], bytes], sig_type: int = ED25519) -> Signer:
+        """A key whose private half is not here: ``sign(message)`` returns its 64-byte Ed25519 signature (an ssh-agent's)."""
+        key = VerifierKey(name, sig_type, public)  # checks the name, type and length
+        signer = object.__new__(cls)
+        signer.name, signer.sig_type, signer._public = key.name, key.sig_type, key.public
+        signer._private_key, signer._sign = None, sign
+        return signer
 
     def __repr__(self) -> str:
         return f"Signer({self.verifier_key().to_text()!r})"
@@ -312,111 +219,12 @@ class Signer:
         """The public half as a tlog-cosignature/v1 witness key (type 0x04)."""
         return VerifierKey(self.name, COSIGNATURE_V1, self._public)
 
+    def private_seed(self) -> bytes:
+        """The 32-byte RFC 8032 seed, for writing a key file; SignatureError if the key is held elsewhere."""
+        if self._private_key is None:
+            raise SignatureError("key", f"{self.verifier_key().label} is held by an agent: its private key cannot be read")
+        return self._private_key.private_bytes_raw()
+
     def sign(self, message: bytes) -> bytes:
         """The raw 64-byte Ed25519 signature of ``message``."""
-        return self._private_key.sign(message)
-
-
-def write_key_file(path: str | os.PathLike[str], signer: Signer, passphrase: bytes, *, overwrite: bool = False) -> None:
-    """Write ``signer`` encrypted under ``passphrase`` to ``path``, mode 0600.
-
-    The file is written whole under a temporary name in the same directory
-    and then moved into place, so ``path`` never holds a partial key. An
-    existing file is kept (KeyFileError) unless ``overwrite``: losing a
-    member's key to a repeated command is not recoverable.
-    """
-    path = Path(path)
-    if not passphrase:
-        raise KeyFileError("key file", f"empty passphrase for {path}: a key file is always encrypted")
-    pem = signer._private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase),
-    )
-    content = f"{KEY_FILE_MAGIC} {signer.verifier_key().to_text()}\n".encode("utf-8") + pem
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(descriptor, 0o600)  # the umask may only have narrowed it further
-            with os.fdopen(descriptor, "wb") as key_file:
-                key_file.write(content)
-                key_file.flush()
-                os.fsync(key_file.fileno())
-            if overwrite:
-                os.replace(temporary, path)
-            else:
-                _link_new(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        _sync_directory(path.parent)
-    except OSError as error:
-        raise KeyFileError("key file", f"cannot write {path}: {error.strerror}") from None
-
-
-def _link_new(source: Path, path: Path) -> None:
-    """Give ``source`` the name ``path`` atomically, refusing to replace a file there."""
-    try:
-        os.link(source, path)
-    except FileExistsError:
-        raise KeyFileError("key file", f"{path} already exists; refusing to overwrite a key") from None
-
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def read_key_file(path: str | os.PathLike[str], passphrase: bytes) -> Signer:
-    """Read and decrypt a key file written by :func:`write_key_file`."""
-    path = Path(path)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyFileError("key file", f"no key file at {path}") from None
-    except OSError as error:
-        raise KeyFileError("key file", f"cannot read {path}: {error.strerror}") from None
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise KeyFileError("key file", f"{path} is not an Accord key file: not UTF-8 text") from None
-    header, _, pem = text.partition("\n")
-    magic, _, verifier_text = header.partition(" ")
-    if magic != KEY_FILE_MAGIC:
-        # The header is not echoed: a file given by mistake may hold a secret.
-        raise KeyFileError("key file", f"{path} is not an Accord key file: want a first line '{KEY_FILE_MAGIC} <verifier key>'")
-    try:
-        verifier = VerifierKey.from_text(verifier_text)
-    except MalformedError as error:
-        raise KeyFileError("key file", f"{path}: first line: {error.problem}") from None
-    private_key = _decrypt_pem(path, pem, passphrase)
-    signer = Signer(verifier.name, private_key, verifier.sig_type)
-    if signer.verifier_key() != verifier:
-        raise KeyFileError("key file", f"{path}: private key does not match the key on its first line, {verifier.label}")
-    return signer
-
-
-def _decrypt_pem(path: Path, pem: str, passphrase: bytes) -> Ed25519PrivateKey:
-    lines = pem.split("\n")
-    body = "".join(lines[1:-2])
-    if len(lines) < 4 or lines[0] != _PEM_BEGIN or lines[-2:] != [_PEM_END, ""]:
-        raise KeyFileError("key file", f"{path}: want an encrypted PKCS#8 PEM block after the first line")
-    try:
-        base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyFileError("key file", f"{path}: PEM block is not base64") from None
-    if not passphrase:
-        raise KeyFileError("key file", f"wrong passphrase for {path}")  # key files are never unencrypted
-    try:
-        private_key = serialization.load_pem_private_key(pem.encode("ascii"), passphrase)
-    except ValueError:
-        # The armour is intact, so this is the decryption failing.
-        raise KeyFileError("key file", f"wrong passphrase for {path}") from None
-    except (TypeError, UnsupportedAlgorithm) as error:
-        raise KeyFileError("key file", f"{path}: unreadable private key: {error}") from None
-    if not isinstance(private_key, Ed25519PrivateKey):
-        raise KeyFileError("key file", f"{path}: private key is not an Ed25519 key")
-    return private_key
+        return self._sign(message)

@@ -7,29 +7,21 @@ lines. The whole note is UTF-8 without ASCII control characters other than
 newline.
 
 Parsing (:meth:`Note.from_text`) checks the shape only and says nothing
-about who signed: :func:`verify_note` must accept the signatures before
-anything reads what the text says.
+about who signed. :func:`open_note` (sumdb's ``note.Open``) is the one place
+signatures are checked: it returns a :class:`VerifiedNote`, whose ``sigs``
+are verified and whose ``unverified_sigs`` are not, so the type says what
+was checked. Nothing reads what a text says before it is opened.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ledger.encoding import as_text, decode_base64, encode_base64
 from ledger.errors import MalformedError, SignatureError
-from ledger.keys import (
-    ED25519,
-    KEY_ID_SIZE,
-    SIGNATURE_TYPES,
-    Signer,
-    VerifierKey,
-    as_text,
-    check_key_name,
-    decode_base64,
-    encode_base64,
-    key_label,
-)
+from ledger.keys import ED25519, KEY_ID_SIZE, SIGNATURE_TYPES, Signer, VerifierKey, check_key_name, key_label
 
 # Go's sumdb/note refuses more, to bound the work one note can ask for; the
 # spec requires at least 16 to be accepted.
@@ -120,7 +112,7 @@ class Note:
 
     @classmethod
     def from_text(cls, data: str | bytes) -> Note:
-        """Parse a signed note; checks its shape, not its signatures (see :func:`verify_note`)."""
+        """Parse a signed note; checks its shape, not its signatures (see :func:`open_note`)."""
         data = as_text(data, "note")
         _check_characters(data)
         split = data.rfind("\n\n")
@@ -163,36 +155,91 @@ def sign_note(note: str | Note, *signers: Signer) -> Note:
     return Note(text, _merge(existing, added))
 
 
-def known_signers(note: Note, known: Iterable[VerifierKey]) -> list[VerifierKey]:
-    """Verify every signature on ``note`` by a known key; return those keys, in order, possibly none.
+SignatureCheck = Callable[[int, VerifierKey, bytes, bytes], bool]
+"""``check(line, key, message, signature)``: whether the signature on line ``line`` (from 0), made by
+``key``, holds over ``message``. The default asks ``key.verify``; a parallel verifier answers from
+what its workers already computed."""
 
-    A signature matches a known key by name and key id together; other
-    signatures are ignored. Raises SignatureError if a signature by a known
-    key fails (one bad signature rejects the whole note), or if two known
-    keys share a name and key id.
+
+def _verify_by_key(line: int, key: VerifierKey, message: bytes, signature: bytes) -> bool:
+    return key.verify(message, signature)
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """A signature line that verified, and the known key it verified under."""
+
+    key: VerifierKey
+    line: NoteSignature
+
+
+@dataclass(frozen=True)
+class VerifiedNote:
+    """A note opened against known keys: ``sigs`` verified, one per key in line order; ``unverified_sigs`` by keys not known."""
+
+    text: str
+    sigs: tuple[VerifiedSignature, ...]
+    unverified_sigs: tuple[NoteSignature, ...]
+
+    @property
+    def signers(self) -> list[VerifierKey]:
+        """The known keys that signed, in the order of their lines."""
+        return [signature.key for signature in self.sigs]
+
+    def signature_by(self, key: VerifierKey) -> NoteSignature | None:
+        """``key``'s verified line, or None if ``key`` did not sign."""
+        return next((signature.line for signature in self.sigs if signature.key == key), None)
+
+
+class UnverifiedNoteError(SignatureError):
+    """No known key signed the note (sumdb's ``UnverifiedNoteError``); ``note`` is what was opened."""
+
+    def __init__(self, problem: str, note: VerifiedNote) -> None:
+        self.note = note
+        super().__init__("note", problem)
+
+
+def open_note(note: str | bytes | Note, known: Iterable[VerifierKey], check: SignatureCheck = _verify_by_key) -> VerifiedNote:
+    """Parse ``note`` if it is text, and verify every signature on it by a known key.
+
+    A signature matches a known key by name and key id together; lines by
+    other keys are kept, unverified. Raises SignatureError if a signature by
+    a known key fails (one bad signature rejects the whole note) or if two
+    known keys share a name and key id, and UnverifiedNoteError if no known
+    key signed.
     """
+    parsed = note if isinstance(note, Note) else Note.from_text(note)
+    known = list(known)
     by_label: dict[tuple[str, bytes], VerifierKey] = {}
     for key in known:
         if by_label.setdefault((key.name, key.key_id), key) != key:
             raise SignatureError("note", f"ambiguous known key {key.label}: two known keys share its name and key id")
-    message = note.text.encode("utf-8")
-    verified: dict[tuple[str, bytes], VerifierKey] = {}
-    for signature in note.signatures:
+    message = parsed.text.encode("utf-8")
+    verified: dict[tuple[str, bytes], VerifiedSignature] = {}
+    unverified: list[NoteSignature] = []
+    for line, signature in enumerate(parsed.signatures):
         signer = by_label.get((signature.name, signature.key_id))
         if signer is None:
+            unverified.append(signature)
             continue
-        if not signer.verify(message, signature.signature):
+        if not check(line, signer, message, signature.signature):
             raise SignatureError("note", f"invalid signature by {signer.label}")
-        verified[(signer.name, signer.key_id)] = signer
-    return list(verified.values())
-
-
-def verify_note(note: Note, known: Iterable[VerifierKey]) -> list[VerifierKey]:
-    """The known keys whose signatures on ``note`` verify; at least one, or SignatureError."""
-    known = list(known)
-    verified = known_signers(note, known)
+        verified.setdefault((signer.name, signer.key_id), VerifiedSignature(signer, signature))
+    opened = VerifiedNote(parsed.text, tuple(verified.values()), tuple(unverified))
     if not verified:
-        found = ", ".join(dict.fromkeys(signature.label for signature in note.signatures))
+        found = ", ".join(dict.fromkeys(signature.label for signature in parsed.signatures))
         wanted = ", ".join(key.label for key in known) or "none"
-        raise SignatureError("note", f"no signature by a known key: got {found}, want one of: {wanted}")
-    return verified
+        raise UnverifiedNoteError(f"no signature by a known key: got {found}, want one of: {wanted}", opened)
+    return opened
+
+
+def known_signers(note: Note, known: Iterable[VerifierKey], check: SignatureCheck = _verify_by_key) -> list[VerifierKey]:
+    """:func:`open_note`'s signers, or none where it finds no known key's signature.
+
+    For callers that word the refusal of an unsigned note themselves (the
+    rules name the actor, a cosignature policy counts its quorum).
+    """
+    try:
+        return open_note(note, known, check).signers
+    except UnverifiedNoteError:
+        return []

@@ -20,8 +20,9 @@ from ledger.checkpoint import (
     parse_decimal,
     verify_cosignatures,
 )
+from ledger.encoding import as_text, decode_base64, encode_base64
 from ledger.errors import MalformedError
-from ledger.keys import VerifierKey, as_text, decode_base64, encode_base64
+from ledger.keys import VerifierKey
 from ledger.merkle import verify_inclusion
 from ledger.note import Note
 

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, cosign, parse_decimal
+from ledger.encoding import as_text, decode_base64, encode_base64
 from ledger.errors import AccordError, MalformedError, ProofError
-from ledger.keys import Signer, VerifierKey, as_text, decode_base64, encode_base64
+from ledger.keys import Signer, VerifierKey
 from ledger.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from ledger.note import Note, known_signers
 

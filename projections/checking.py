@@ -30,11 +30,12 @@ import orjson
 
 from domain.rules import read_statement
 from domain.state import LedgerState
+from ledger import ed25519
 from ledger.entry import Entry
-from ledger.errors import AccordError, SignatureError
-from ledger.keys import KEY_ID_SIZE, VerifierKey, ed25519_holds, ed25519_verifier
+from ledger.errors import AccordError
+from ledger.keys import KEY_ID_SIZE, VerifierKey
 from ledger.merkle import leaf_hash
-from ledger.note import SIGNATURE_PREFIX, Note, NoteSignature
+from ledger.note import SIGNATURE_PREFIX, Note, NoteSignature, known_signers
 from ledger.statement import Statement
 
 CHUNK = 256
@@ -60,26 +61,15 @@ class Checked(NamedTuple):
     error: AccordError | None = None
 
     def verify(self, note: Note, keys: Sequence[VerifierKey]) -> list[VerifierKey]:
-        """As ``ledger.note.known_signers``, from what the workers found (checking what they could not)."""
-        seen: dict[tuple[str, bytes], VerifierKey] = {}
-        for key in keys:
-            if seen.setdefault((key.name, key.key_id), key) != key:
-                raise SignatureError("note", f"ambiguous known key {key.label}: two known keys share its name and key id")
-        verified: dict[tuple[str, bytes], VerifierKey] = {}
-        message = note.text.encode("utf-8")
-        for line, signature in enumerate(note.signatures):
-            key = seen.get((signature.name, signature.key_id))
-            if key is None:
-                continue
-            tried = self.tried[line]
-            holds = tried[key.public] if tried is not None and key.public in tried else key.verify(message, signature.signature)
-            if not holds:
-                raise SignatureError("note", f"invalid signature by {key.label}")
-            verified[(key.name, key.key_id)] = key
-        return list(verified.values())
+        """As ``ledger.note.known_signers``, answered from what the workers found (checking what they could not)."""
+        return known_signers(note, keys, self._holds)
+
+    def _holds(self, line: int, key: VerifierKey, message: bytes, signature: bytes) -> bool:
+        tried = self.tried[line]
+        return tried[key.public] if tried is not None and key.public in tried else key.verify(message, signature)
 
 
-def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[bytes, bytes, bytes], bool] = ed25519_holds) -> Checked:
+def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[bytes, bytes, bytes], bool] = ed25519.holds) -> Checked:
     """Check one entry's bytes and signatures; a malformed entry is reported, not raised."""
     leaf = leaf_hash(data)
     try:
@@ -154,7 +144,7 @@ def _reread(index: int, data: bytes, verdict: tuple[Any, ...]) -> Checked:
 
 def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "libsodium") -> list[tuple[Any, ...]]:
     """A worker's job: check a chunk of entries, sending back each one's verdict."""
-    holds = ed25519_verifier(verifier)
+    holds = ed25519.verifier(verifier)
     return [_verdict(check_one(index, data, registry, holds)) for index, data in enumerate(chunk, first)]
 
 
@@ -229,7 +219,7 @@ def checked_entries(
 ) -> Iterator[Checked]:
     """The entries checked, in order; in worker processes when ``workers`` > 1.
 
-    ``verifier`` names the Ed25519 implementation (``ledger.keys.ED25519_VERIFIERS``).
+    ``verifier`` names the Ed25519 implementation (``ledger.ed25519.VERIFIERS``).
 
     ``registry`` holds the keys known where the entries start
     (:func:`registry_of` the state there). The keys that later entries
@@ -238,7 +228,7 @@ def checked_entries(
     """
     count = (os.cpu_count() or 1) if workers is None else workers
     source = iter(entries)
-    holds = ed25519_verifier(verifier)
+    holds = ed25519.verifier(verifier)
     if count <= 1:
         # One process: the fold checks every line itself, as it asks.
         for index, data in enumerate(source, first):

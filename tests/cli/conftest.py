@@ -28,7 +28,8 @@ from click.testing import CliRunner, Result
 from cli.main import accord
 from domain.charter import OPERATOR
 from ledger.entry import Entry
-from ledger.keys import Signer, VerifierKey, write_key_file
+from ledger.keyfile import write_key_file
+from ledger.keys import Signer, VerifierKey
 from ledger.merkle import HASH_SIZE, completed_nodes
 from ledger.store import LOG_STREAM
 from tests.domain.scenario import ORIGIN, new_signer

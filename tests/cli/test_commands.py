@@ -17,7 +17,8 @@ from domain.rules import check_statement_kinds
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignature
 from ledger.entry import Entry
 from ledger.errors import ProofError
-from ledger.keys import KEY_FILE_MAGIC, VerifierKey, read_key_file
+from ledger.keyfile import KEY_FILE_MAGIC, read_key_file
+from ledger.keys import VerifierKey
 from ledger.merkle import verify_consistency
 from ledger.note import Note, known_signers
 from ledger.statement import Statement

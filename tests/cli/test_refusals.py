@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from domain.charter import OPERATOR
 from domain import commands
+from domain.charter import OPERATOR
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
-from ledger.keys import decode_base64, encode_base64
+from ledger.encoding import decode_base64, encode_base64
 from ledger.merkle import CompactRange, leaf_hash
 from ledger.note import Note, sign_note
 from ledger.store import LOG_STREAM
@@ -393,7 +393,8 @@ def test_file_that_is_not_a_key_file_is_refused(council: Council) -> None:
 
 
 def test_key_of_another_ledger_is_refused(council: Council, tmp_path: Path) -> None:
-    from ledger.keys import Signer, write_key_file
+    from ledger.keys import Signer
+    from ledger.keyfile import write_key_file
 
     write_key_file("foreign.key", Signer.from_seed("accord.example/another-council/de", bytes(32)), PASSPHRASE.encode())
     council.refused("say", "--text", "Hello", "--key", "foreign.key", message=(

@@ -16,7 +16,7 @@ from ledger.checkpoint import (
 )
 from ledger.errors import MalformedError, SignatureError
 from ledger.keys import COSIGNATURE_V1, Signer
-from ledger.note import Note, NoteSignature, sign_note, verify_note
+from ledger.note import Note, NoteSignature, open_note, sign_note
 from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
@@ -223,7 +223,7 @@ def test_witness_note_key_does_not_verify_its_cosignature() -> None:
     # taken for an Ed25519 note signature by the same key, nor the reverse.
     note = Note.from_text(GOLDEN["checkpoint_cosigned"])
     with pytest.raises(SignatureError, match=r"^note: no signature by a known key: "):
-        verify_note(note, [FR.verifier_key()])
+        open_note(note, [FR.verifier_key()])
     with pytest.raises(SignatureError) as refused:
         verify_cosignature(note, FR.verifier_key())
     assert str(refused.value) == f"cosignature: witness key {ORIGIN}/fr+8eac8ec4 has type 0x01, want 0x04 (cosignature/v1)"
@@ -231,7 +231,7 @@ def test_witness_note_key_does_not_verify_its_cosignature() -> None:
 
 def test_operator_and_witness_keys_verify_together_in_one_pass() -> None:
     note = Note.from_text(GOLDEN["checkpoint_cosigned"])
-    assert verify_note(note, [FR_WITNESS, OPERATOR.verifier_key()]) == [OPERATOR.verifier_key(), FR_WITNESS]
+    assert open_note(note, [FR_WITNESS, OPERATOR.verifier_key()]).signers == [OPERATOR.verifier_key(), FR_WITNESS]
 
 
 def test_witness_signer_of_type_4_cosigns_the_same_as_its_note_form() -> None:

@@ -24,7 +24,7 @@ from ledger.note import Note
 from ledger.strict_ed25519 import L, P, SMALL_ORDER_Y, acceptable
 from tests.vectorfiles import accord_golden
 
-from ledger.keys import ED25519_VERIFIERS as VERIFIERS  # the backends by name
+from ledger.ed25519 import VERIFIERS  # the backends by name
 
 MESSAGES = [b"", b"a", b"a statement\n", b"x" * 10, b"y" * 37, bytes(range(256))]
 IDENTITY = (1).to_bytes(32, "little")

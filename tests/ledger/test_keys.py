@@ -15,15 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ledger.errors import KeyFileError, MalformedError
-from ledger.keys import (
-    COSIGNATURE_V1,
-    ED25519,
-    Signer,
-    VerifierKey,
-    key_id,
-    read_key_file,
-    write_key_file,
-)
+from ledger.keyfile import read_key_file, write_key_file
+from ledger.keys import COSIGNATURE_V1, ED25519, Signer, VerifierKey, key_id
 from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
@@ -381,3 +374,12 @@ def test_key_file_holding_a_key_other_than_ed25519_is_refused(tmp_path: Path) ->
     with pytest.raises(KeyFileError) as refused:
         read_key_file(path, PASSPHRASE)
     assert str(refused.value) == f"key file: {path}: private key is not an Ed25519 key"
+
+
+def test_the_rules_import_no_module_that_reads_or_writes_key_files() -> None:
+    # domain/ is pure: the writer and the verifier call the same rules, which must touch no disk.
+    import subprocess
+    import sys
+
+    probe = "import domain.rules, sys; print(sorted(m for m in sys.modules if m in ('ledger.keyfile', 'ledger.agent', 'paramiko')))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "[]\n"

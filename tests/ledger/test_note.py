@@ -9,7 +9,7 @@ import pytest
 
 from ledger.errors import MalformedError, SignatureError
 from ledger.keys import COSIGNATURE_V1, Signer, VerifierKey
-from ledger.note import MAX_SIGNATURES, Note, NoteSignature, sign_note, verify_note
+from ledger.note import MAX_SIGNATURES, Note, NoteSignature, UnverifiedNoteError, VerifiedNote, known_signers, open_note, sign_note
 from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()
@@ -48,9 +48,9 @@ def test_go_example_key_reproduces_gos_published_signed_note() -> None:
 
 def test_go_doubly_signed_example_verifies_with_both_keys_in_line_order() -> None:
     note = Note.from_text(TEXT + "\n" + PETER_SIG + ENOCH_SIG)
-    assert verify_note(note, [ENOCH, PETER]) == [PETER, ENOCH]
-    assert verify_note(note, [PETER]) == [PETER]
-    assert verify_note(note, [ENOCH]) == [ENOCH]
+    assert open_note(note, [ENOCH, PETER]).signers == [PETER, ENOCH]
+    assert open_note(note, [PETER]).signers == [PETER]
+    assert open_note(note, [ENOCH]).signers == [ENOCH]
 
 
 def test_signed_note_spec_example_splits_at_the_last_blank_line() -> None:
@@ -66,7 +66,7 @@ def test_golden_statement_notes_are_reproduced_from_text_and_seed(statement: dic
     signer = golden_signer(statement["json"]["actor"])
     signed = sign_note(statement["text"], signer)
     assert signed.to_text() == statement["note"]
-    assert verify_note(Note.from_text(statement["note"]), [signer.verifier_key()]) == [signer.verifier_key()]
+    assert open_note(Note.from_text(statement["note"]), [signer.verifier_key()]).signers == [signer.verifier_key()]
 
 
 # -- round trips -----------------------------------------------------------
@@ -99,7 +99,7 @@ def test_several_parties_sign_one_text_in_turn() -> None:
     by_both = sign_note(sign_note(text, de), fr)
     assert by_both == sign_note(text, de, fr)
     assert [signature.name for signature in by_both.signatures] == [de.name, fr.name]
-    assert verify_note(by_both, [fr.verifier_key(), de.verifier_key()]) == [de.verifier_key(), fr.verifier_key()]
+    assert open_note(by_both, [fr.verifier_key(), de.verifier_key()]).signers == [de.verifier_key(), fr.verifier_key()]
 
 
 def test_signing_again_with_the_same_key_does_not_add_a_second_line() -> None:
@@ -183,7 +183,7 @@ def test_malformed_note_is_refused_naming_the_fault(data: str | bytes, message: 
 def test_note_with_100_signatures_is_accepted() -> None:
     note = Note.from_text(TEXT + "\n" + PETER_SIG * MAX_SIGNATURES)
     assert len(note.signatures) == MAX_SIGNATURES
-    assert verify_note(note, [PETER]) == [PETER]
+    assert open_note(note, [PETER]).signers == [PETER]
 
 
 # -- verification ----------------------------------------------------------
@@ -193,7 +193,7 @@ def test_note_signed_by_known_key_with_bad_signature_is_rejected() -> None:
     # Go's TestOpen "Invalid signature": four base64 characters spliced into the signature.
     note = Note.from_text(TEXT + "\n" + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:])
     with pytest.raises(SignatureError) as refused:
-        verify_note(note, [PETER])
+        open_note(note, [PETER])
     assert str(refused.value) == "note: invalid signature by PeterNeumann+c74f20a3"
 
 
@@ -201,32 +201,32 @@ def test_forged_signature_by_a_known_key_rejects_the_note_even_beside_a_valid_on
     forged = PETER_SIG.replace("x08go/ZJ", "x08go/ZK")
     note = Note.from_text(TEXT + "\n" + ENOCH_SIG + forged)
     with pytest.raises(SignatureError, match=r"^note: invalid signature by PeterNeumann\+c74f20a3$"):
-        verify_note(note, [ENOCH, PETER])
+        open_note(note, [ENOCH, PETER])
 
 
 def test_duplicated_signature_line_by_a_known_key_is_verified_too() -> None:
     forged = PETER_SIG.replace("x08go/ZJ", "x08go/ZK")
     with pytest.raises(SignatureError, match=r"^note: invalid signature by PeterNeumann\+c74f20a3$"):
-        verify_note(Note.from_text(TEXT + "\n" + PETER_SIG + forged), [PETER])
+        open_note(Note.from_text(TEXT + "\n" + PETER_SIG + forged), [PETER])
 
 
 def test_text_changed_after_signing_is_rejected() -> None:
     note = Note.from_text(TEXT.replace("problem,", "problem;") + "\n" + PETER_SIG)
     with pytest.raises(SignatureError, match=r"^note: invalid signature by PeterNeumann\+c74f20a3$"):
-        verify_note(note, [PETER])
+        open_note(note, [PETER])
 
 
 def test_note_signed_by_unknown_keys_only_is_rejected_naming_what_was_found() -> None:
     note = Note.from_text(TEXT + "\n" + PETER_SIG + ENOCH_SIG + PETER_SIG)
     de = golden_signer("de").verifier_key()
     with pytest.raises(SignatureError) as refused:
-        verify_note(note, [de])
+        open_note(note, [de])
     assert str(refused.value) == (
         "note: no signature by a known key: got PeterNeumann+c74f20a3, EnochRoot+af0cfe78, "
         f"want one of: {ORIGIN}/de+3f9497c3"
     )
     with pytest.raises(SignatureError) as refused:
-        verify_note(Note.from_text(QUASIMODO), [])
+        open_note(Note.from_text(QUASIMODO), [])
     assert str(refused.value) == "note: no signature by a known key: got quasimodo.example/salvatore+367ba04b, want one of: none"
 
 
@@ -236,15 +236,15 @@ def test_signature_sharing_only_the_name_of_a_known_key_is_ignored_not_failed() 
     impostor = Signer.generate("PeterNeumann")
     note = sign_note(Note.from_text(TEXT + "\n" + PETER_SIG), impostor)
     assert len(note.signatures) == 2
-    assert verify_note(note, [PETER]) == [PETER]
+    assert open_note(note, [PETER]).signers == [PETER]
 
 
 def test_signature_sharing_only_the_key_id_of_a_known_key_is_ignored_not_failed() -> None:
     renamed = PETER_SIG.replace("PeterNeumann", "CarmenSandiego")
     note = Note.from_text(TEXT + "\n" + renamed + PETER_SIG)
-    assert verify_note(note, [PETER]) == [PETER]
+    assert open_note(note, [PETER]).signers == [PETER]
     with pytest.raises(SignatureError, match=r"^note: no signature by a known key: got CarmenSandiego\+c74f20a3, "):
-        verify_note(Note.from_text(TEXT + "\n" + renamed), [PETER])
+        open_note(Note.from_text(TEXT + "\n" + renamed), [PETER])
 
 
 def test_two_known_keys_sharing_name_and_key_id_are_refused_as_ambiguous() -> None:
@@ -252,12 +252,12 @@ def test_two_known_keys_sharing_name_and_key_id_are_refused_as_ambiguous() -> No
     colliding = VerifierKey(PETER.name, PETER.sig_type, ENOCH.public)
     object.__setattr__(colliding, "key_id", PETER.key_id)
     with pytest.raises(SignatureError) as refused:
-        verify_note(Note.from_text(TEXT + "\n" + PETER_SIG), [PETER, colliding])
+        open_note(Note.from_text(TEXT + "\n" + PETER_SIG), [PETER, colliding])
     assert str(refused.value) == "note: ambiguous known key PeterNeumann+c74f20a3: two known keys share its name and key id"
 
 
 def test_the_same_known_key_listed_twice_is_not_ambiguous() -> None:
-    assert verify_note(Note.from_text(TEXT + "\n" + PETER_SIG), [PETER, PETER]) == [PETER]
+    assert open_note(Note.from_text(TEXT + "\n" + PETER_SIG), [PETER, PETER]).signers == [PETER]
 
 
 def test_note_built_directly_keeps_the_parsers_rules() -> None:
@@ -268,3 +268,43 @@ def test_note_built_directly_keeps_the_parsers_rules() -> None:
         NoteSignature("PeterNeumann", b"\xc7\x4f\x20", bytes(64))
     with pytest.raises(MalformedError, match=r"^note: signature by PeterNeumann\+c74f20a3 is empty$"):
         NoteSignature("PeterNeumann", PETER.key_id, b"")
+
+
+# -- the opened note's type says what was checked (sumdb's note.Open) ---------
+
+
+def test_open_note_from_text_separates_verified_signatures_from_unverified_ones() -> None:
+    opened = open_note(TEXT + "\n" + PETER_SIG + ENOCH_SIG, [ENOCH])
+    assert isinstance(opened, VerifiedNote)
+    assert opened.text == TEXT
+    assert [(signature.key, signature.line.label) for signature in opened.sigs] == [(ENOCH, ENOCH.label)]
+    assert [signature.label for signature in opened.unverified_sigs] == [PETER.label]
+    assert opened.signature_by(ENOCH) is opened.sigs[0].line
+    assert opened.signature_by(PETER) is None
+
+
+def test_open_note_with_no_known_signature_raises_carrying_the_unverified_note() -> None:
+    with pytest.raises(UnverifiedNoteError) as refused:
+        open_note(TEXT + "\n" + PETER_SIG, [ENOCH])
+    assert refused.value.note.sigs == ()
+    assert [signature.label for signature in refused.value.note.unverified_sigs] == [PETER.label]
+    assert isinstance(refused.value, SignatureError)
+
+
+def test_open_note_asks_the_given_check_for_every_line_by_a_known_key_and_refuses_its_no() -> None:
+    asked: list[tuple[int, str]] = []
+
+    def refuse_line_1(line: int, key: VerifierKey, message: bytes, signature: bytes) -> bool:
+        asked.append((line, key.label))
+        return line != 1
+
+    note = Note.from_text(TEXT + "\n" + PETER_SIG + ENOCH_SIG)
+    with pytest.raises(SignatureError) as refused:
+        open_note(note, [PETER, ENOCH], refuse_line_1)
+    assert str(refused.value) == f"note: invalid signature by {ENOCH.label}"
+    assert asked == [(0, PETER.label), (1, ENOCH.label)]
+
+
+def test_known_signers_answers_none_where_open_note_finds_no_known_signature() -> None:
+    assert known_signers(Note.from_text(TEXT + "\n" + PETER_SIG), [ENOCH]) == []
+    assert known_signers(Note.from_text(TEXT + "\n" + PETER_SIG), [ENOCH, PETER]) == [PETER]

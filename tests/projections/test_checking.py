@@ -9,9 +9,10 @@ import pytest
 from bench.synthetic import synthetic_entries
 from domain import commands
 from domain.rules import read_statement
+from ledger import ed25519
 from ledger.entry import Entry
 from ledger.errors import VerificationError
-from ledger.keys import ED25519_VERIFIERS, Signer, ed25519_verifier
+from ledger.keys import Signer
 from ledger.merkle import leaf_hash
 from ledger.note import sign_note
 from projections.audit import Replay, replay
@@ -26,7 +27,7 @@ def sequential() -> Replay:
     return replay(iter(ENTRIES), Replay(ANCHOR), roots_at=[len(ENTRIES)])
 
 
-@pytest.mark.parametrize("verifier", sorted(ED25519_VERIFIERS))
+@pytest.mark.parametrize("verifier", sorted(ed25519.VERIFIERS))
 def test_workers_reach_the_same_state_and_root_as_one_process(sequential: Replay, verifier: str) -> None:
     parallel = replay(iter(ENTRIES), Replay(ANCHOR), roots_at=[len(ENTRIES)], workers=2, verifier=verifier)
     assert parallel.state == sequential.state
@@ -66,8 +67,8 @@ def test_libsodium_and_openssl_agree_on_valid_forged_and_garbled_signatures() ->
     message = b"a statement\n"
     good = key.sign(message)
     cases = [(message, good, True), (b"another\n", good, False), (message, bytes(64), False), (message, good[:32] + bytes(32), False)]
-    for name in ED25519_VERIFIERS:
-        holds = ed25519_verifier(name)
+    for name in ed25519.VERIFIERS:
+        holds = ed25519.verifier(name)
         assert [holds(key.verifier_key().public, m, s) for m, s, _ in cases] == [want for _, _, want in cases], name
 
 

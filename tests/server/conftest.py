@@ -11,7 +11,8 @@ import pytest
 
 from domain import commands
 from domain.charter import OPERATOR
-from ledger.keys import Signer, write_key_file
+from ledger.keyfile import write_key_file
+from ledger.keys import Signer
 from ledger.note import sign_note
 from ledger.timefmt import format_time
 from projections.ledger import Ledger

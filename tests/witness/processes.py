@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.keys import Signer, write_key_file
+from ledger.keys import Signer
+
+from ledger.keyfile import write_key_file
 
 PASSPHRASE = "correct horse battery staple"
 START_TIMEOUT = 30.0

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from ledger.checkpoint import verify_cosignature
-from ledger.keys import encode_base64
+from ledger.encoding import encode_base64
 from ledger.note import Note
 from ledger.witness import AddCheckpoint, WitnessRefusal
 from ledger.witness_state import WitnessState

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ledger.checkpoint import verify_cosignature
-from ledger.keys import encode_base64
+from ledger.encoding import encode_base64
 from ledger.note import Note
 from tests.cli.conftest import invoke, no_traceback
 from tests.witness.keys import LOG, checkpoint_note, signer, tree, witness_signer
