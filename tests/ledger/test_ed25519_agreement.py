@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
+from ledger.ed25519 import VERIFIERS  # the backends by name
 from ledger.keys import ED25519, Signer, VerifierKey
 from ledger.note import Note
 from ledger.strict_ed25519 import L, P, SMALL_ORDER_Y, acceptable
 from tests.vectorfiles import accord_golden
 
-from ledger.ed25519 import VERIFIERS  # the backends by name
 
 MESSAGES = [b"", b"a", b"a statement\n", b"x" * 10, b"y" * 37, bytes(range(256))]
 IDENTITY = (1).to_bytes(32, "little")
