@@ -109,7 +109,7 @@ def submit_note(
                 err=True,
             )
         else:
-            write_atomically(receipt, ledger.log.receipt(entry.index).to_text())
+            write_atomically(receipt, ledger.log.receipt(entry.index).to_text(), public=True)
     return entry
 
 
@@ -157,8 +157,8 @@ def read_note_or_statement(text: str) -> Note | Statement:
         return Statement.from_text(text)
 
 
-def write_or_print(path: str | None, text: str) -> None:
+def write_or_print(path: str | None, text: str, public: bool = False) -> None:
     if path is None or path == "-":
         click.echo(text, nl=False)
     else:
-        write_atomically(Path(path), text)
+        write_atomically(Path(path), text, public)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,14 +65,29 @@ verifier_option = click.option(
 anchor_option = click.option("--anchor", required=True, metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (hex).")
 witness_options = (
     click.option("--witness", "witnesses", multiple=True, metavar="VKEY", help="A witness's verifier key, Ed25519 or cosignature form (repeatable)."),
-    click.option("--witness-quorum", type=click.IntRange(min=0), default=0, show_default=True, help="How many of the witnesses must have cosigned."),
+    click.option(
+        "--witness-quorum", type=click.IntRange(min=0), metavar="K",
+        help="How many of the witnesses must have cosigned (default: every one named).",
+    ),
 )
 
 
+def quorum_of(keys: Sequence[VerifierKey], quorum: int | None) -> int:
+    """The cosignatures required: ``quorum`` if given, else one from every distinct witness named."""
+    return len({key.label for key in keys}) if quorum is None else quorum
+
+
 def with_witnesses(command: Any) -> Any:
+    """--witness and --witness-quorum; the command gets ``witnesses`` as keys and ``witness_quorum`` resolved."""
+
+    @functools.wraps(command)
+    def resolved(*args: Any, witnesses: tuple[str, ...], witness_quorum: int | None, **kwargs: Any) -> Any:
+        keys = [as_witness_key(text) for text in witnesses]
+        return command(*args, witnesses=keys, witness_quorum=quorum_of(keys, witness_quorum), **kwargs)
+
     for option in reversed(witness_options):
-        command = option(command)
-    return command
+        resolved = option(resolved)
+    return resolved
 
 
 @contextmanager
@@ -114,7 +130,7 @@ def _render(d: dict[str, Any]) -> Iterable[str]:
 @json_option
 @pass_session
 def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
-           save_file: str | None, witnesses: tuple[str, ...], witness_quorum: int, verifier: str, as_json: bool) -> None:
+           save_file: str | None, witnesses: list[VerifierKey], witness_quorum: int, verifier: str, as_json: bool) -> None:
     """Replay the log from its charter (or from a saved point) and check every entry, the root, the checkpoint, the views.
 
     Exit 0 with a summary, or exit 1 naming the first bad entry and why.
@@ -126,7 +142,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
     root = pinned(anchor)
     since = Replay.from_text(read_text(since_file)) if since_file else None
     start = since.size if since else 0
-    keys = [as_witness_key(text) for text in witnesses]
+    keys = witnesses
     if bundle_path is not None:
         with Bundle(bundle_path) as bundle:
             if bundle.manifest.first > start:
@@ -190,7 +206,7 @@ def export(session: Session, out: str, first: int) -> None:
 @verifier_option
 @store_option
 @pass_session
-def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[str, ...], witness_quorum: int, verifier: str) -> None:
+def import_(session: Session, path: str, anchor: str | None, witnesses: list[VerifierKey], witness_quorum: int, verifier: str) -> None:
     """Verify a bundle and append only what extends the local copy; a contradicting bundle changes nothing.
 
     \b
@@ -202,7 +218,7 @@ def import_(session: Session, path: str, anchor: str | None, witnesses: tuple[st
         total = bundle.manifest.size - max(ledger.log.size, bundle.manifest.first)
     with counting(total, "importing") as tick:
         done = import_bundle(
-            ledger, path, pinned(anchor) if anchor else None, [as_witness_key(w) for w in witnesses], witness_quorum, tick,
+            ledger, path, pinned(anchor) if anchor else None, witnesses, witness_quorum, tick,
             workers=workers_for(total), verifier=verifier,
         )
     click.echo(f"verified and appended {done.appended} entries; the local copy now holds {ledger.log.size}")
@@ -238,7 +254,7 @@ def certificate(session: Session, decision: str, out: str) -> None:
     Example:
       accord certificate D-2 --out d2.certificate
     """
-    write_atomically(out, build_certificate(session.ledger(), decision))
+    write_atomically(out, build_certificate(session.ledger(), decision), public=True)
     click.echo(f"certificate of {decision} written to {out}")
 
 
@@ -247,14 +263,14 @@ def certificate(session: Session, decision: str, out: str) -> None:
 @anchor_option
 @with_witnesses
 @json_option
-def verify_certificate_command(file: str, anchor: str, witnesses: tuple[str, ...], witness_quorum: int, as_json: bool) -> None:
+def verify_certificate_command(file: str, anchor: str, witnesses: list[VerifierKey], witness_quorum: int, as_json: bool) -> None:
     """Check a decision certificate with nothing else: no store, no network.
 
     \b
     Example:
       accord verify-certificate d2.certificate --anchor 4f2a...e1
     """
-    proved = verify_certificate(read_text(file), pinned(anchor), [as_witness_key(w) for w in witnesses], witness_quorum)
+    proved = verify_certificate(read_text(file), pinned(anchor), witnesses, witness_quorum)
     document = {
         "kind": "certificate-verification",
         "ok": True,
@@ -310,7 +326,7 @@ def evidence(session: Session, first: str, second: str, out: str, operator_key: 
         return ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2)
 
     text = build_evidence(read_text(first), read_text(second), operator, prefix)
-    write_atomically(out, text)
+    write_atomically(out, text, public=True)
     click.echo(f"equivocation proven; evidence written to {out}")
 
 

@@ -202,11 +202,16 @@ def when(text: str, now: int | None = None) -> str:
     return text
 
 
-def write_atomically(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temp name beside ``path``, then rename it into place."""
+def write_atomically(path: str | Path, text: str, public: bool = False) -> None:
+    """Write ``text`` to a temp name beside ``path``, then rename it into place.
+
+    The file is private (0600) unless ``public``: receipts, certificates and
+    evidence are documents for others to read (0644)."""
     target = Path(path)
     handle, temporary = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
     try:
+        if public:
+            os.chmod(temporary, 0o644)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(temporary, target)

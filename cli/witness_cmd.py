@@ -149,7 +149,7 @@ def prove(session: Session, item: str, out: str | None) -> None:
     Example:
       accord prove D-2 --out d2.proof
     """
-    write_or_print(out, session.ledger().log.receipt(_entry_index(session, item)).to_text())
+    write_or_print(out, session.ledger().log.receipt(_entry_index(session, item)).to_text(), public=True)
 
 
 COMMANDS = [checkpoint, cosign, prove]

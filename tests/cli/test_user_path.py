@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
+from pathlib import Path
 
-from tests.cli.conftest import one_line_error
+from domain.charter import OPERATOR
+from tests.cli.conftest import Council, fails, ok, one_line_error
+from tests.domain.scenario import ORIGIN
 
 
 def _free_port() -> int:
@@ -22,3 +27,100 @@ def test_postgres_down_a_read_fails_with_one_line() -> None:
         "status", "--store", url,
         message=f'accord: store: cannot connect to {url}: connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused',
     )
+
+
+# Item 3: naming witnesses without a quorum means all of them.
+
+
+def test_witness_without_quorum_means_all_named_witnesses(council: Council) -> None:
+    council.propose()
+    council.checkpoint()
+    fr, pl = council.witness_key("fr"), council.witness_key("pl")
+    message = "accord: checkpoint: cosignature: too few witnesses cosigned: got 0, want at least 1"
+    one_line_error("verify", "--anchor", council.anchor, "--witness", fr, message=message)
+    ok("cosign", "--key", council.key("fr"))
+    assert "1 witness cosignature(s) verified" in ok("verify", "--anchor", council.anchor, "--witness", fr)
+    one_line_error("verify", "--anchor", council.anchor, "--witness", fr, "--witness", pl,
+                   message="accord: checkpoint: cosignature: too few witnesses cosigned: got 1, want at least 2")
+    # the same key named twice is one witness
+    ok("verify", "--anchor", council.anchor, "--witness", fr, "--witness", council.verifier_key("fr"))
+    # an explicit quorum still chooses
+    ok("verify", "--anchor", council.anchor, "--witness", fr, "--witness", pl, "--witness-quorum", "1")
+
+
+def test_witness_without_quorum_means_all_named_witnesses_for_a_certificate(busy_council: Council) -> None:
+    busy_council.checkpoint()
+    ok("certificate", "D-1", "--out", "d1.certificate")
+    pl = busy_council.witness_key("pl")
+    fails("verify-certificate", "d1.certificate", "--anchor", busy_council.anchor, "--witness", pl)
+    ok("cosign", "--key", busy_council.key("pl"))
+    ok("certificate", "D-1", "--out", "d1.certificate")
+    ok("verify-certificate", "d1.certificate", "--anchor", busy_council.anchor, "--witness", pl)
+
+
+# Item 4: accord verify-receipt, offline.
+
+
+def _submitted_vote(council: Council) -> None:
+    proposal = council.propose()
+    ok("prepare", "vote.cast", "--origin", ORIGIN, "--actor", "fr", "--body", json.dumps({"proposal": proposal, "position": "approve"}), "--out", "vote.json")
+    ok("sign", "vote.json", "--key", council.key("fr"))
+    ok("submit", "vote.json", "--operator-key", council.key(OPERATOR), "--receipt", "vote.proof")
+
+
+def test_verify_receipt_proves_the_submitted_statement_offline(council: Council) -> None:
+    _submitted_vote(council)
+    operator = council.verifier_key(OPERATOR)
+    Path("operator.vkey").write_text(operator + "\n", encoding="utf-8")
+    council.database.rename("elsewhere.db")  # offline: no store at all
+    for log_key in (operator, "operator.vkey"):
+        out = ok("verify-receipt", "vote.proof", "--statement", "vote.json", "--log-key", log_key)
+        assert out.startswith(f"vote.cast by fr is entry 2 of {ORIGIN}, logged at ")
+        assert out.endswith("under the operator's checkpoint of size 3; 0 witness cosignature(s) verified\n")
+    document = json.loads(ok("verify-receipt", "vote.proof", "--statement", "vote.json", "--log-key", operator, "--json"))
+    assert document["ok"] is True and document["index"] == 2 and document["checkpoint"]["size"] == 3
+    assert not council.database.exists()
+
+
+def test_verify_receipt_refuses_another_statement(council: Council) -> None:
+    _submitted_vote(council)
+    text = Path("vote.json").read_text(encoding="utf-8")
+    Path("other.json").write_text(council.entry(1).statement, encoding="utf-8")
+    result = fails("verify-receipt", "vote.proof", "--statement", "other.json", "--log-key", council.verifier_key(OPERATOR))
+    assert result.stderr.startswith("accord: receipt: this statement is not entry 2 under the receipt's checkpoint: ")
+    assert text == council.entry(2).statement
+
+
+def test_verify_receipt_refuses_a_forged_logged_at(council: Council) -> None:
+    _submitted_vote(council)
+    lines = Path("vote.proof").read_text(encoding="utf-8").split("\n")
+    assert lines[1].startswith("extra ")
+    lines[1] = "extra " + base64.b64encode(b"2020-01-01T00:00:00Z").decode()
+    Path("forged.proof").write_text("\n".join(lines), encoding="utf-8")
+    result = fails("verify-receipt", "forged.proof", "--statement", "vote.json", "--log-key", council.verifier_key(OPERATOR))
+    assert result.stderr.startswith("accord: receipt: this statement is not entry 2 under the receipt's checkpoint: ")
+
+
+def test_verify_receipt_refuses_another_log_key_and_missing_witnesses(council: Council) -> None:
+    _submitted_vote(council)
+    one_line_error("verify-receipt", "vote.proof", "--statement", "vote.json", "--log-key", council.verifier_key("fr"),
+                   message=f"accord: receipt: the statement is for the ledger {ORIGIN!r}, the log key for {ORIGIN + '/fr'!r}")
+    one_line_error("verify-receipt", "vote.proof", "--statement", "vote.json", "--log-key", council.verifier_key(OPERATOR),
+                   "--witness", council.witness_key("pl"),
+                   message="accord: cosignature: too few witnesses cosigned: got 0, want at least 1")
+
+
+# Item 10: public documents are readable by others; keys stay private.
+
+
+def test_certificates_and_receipts_are_written_0644(busy_council: Council) -> None:
+    busy_council.checkpoint()
+    ok("certificate", "D-1", "--out", "d1.certificate")
+    ok("prove", "D-1", "--out", "d1.proof")
+    proposal = busy_council.propose()
+    ok("prepare", "vote.cast", "--origin", ORIGIN, "--actor", "fr", "--body", json.dumps({"proposal": proposal, "position": "approve"}), "--out", "vote.json")
+    ok("sign", "vote.json", "--key", busy_council.key("fr"))
+    ok("submit", "vote.json", "--operator-key", busy_council.key(OPERATOR), "--receipt", "vote.proof")
+    for document in ("d1.certificate", "d1.proof", "vote.proof"):
+        assert oct(Path(document).stat().st_mode & 0o777) == "0o644", document
+    assert oct(Path(busy_council.key("fr")).stat().st_mode & 0o777) == "0o600"
