@@ -28,6 +28,7 @@ from ledger.errors import AccordError, MalformedError, StorageError
 from ledger.keys import Signer
 from ledger.log import wall_clock
 from ledger.note import Note, sign_note
+from ledger.receipt import dated
 from ledger.statement import Statement
 from ledger.timefmt import format_time
 
@@ -109,7 +110,7 @@ def submit_note(
                 err=True,
             )
         else:
-            write_atomically(receipt, ledger.log.receipt(entry.index).to_text(), public=True)
+            write_atomically(receipt, dated(ledger.log.receipt(entry.index), entry).to_text(), public=True)
     return entry
 
 

@@ -23,6 +23,7 @@ from ledger.checkpoint import cosign as cosign_checkpoint
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import MalformedError, ProofError, SignatureError
 from ledger.merkle import verify_consistency
+from ledger.receipt import dated
 from projections.audit import operator_keys
 
 
@@ -149,7 +150,9 @@ def prove(session: Session, item: str, out: str | None) -> None:
     Example:
       accord prove D-2 --out d2.proof
     """
-    write_or_print(out, session.ledger().log.receipt(_entry_index(session, item)).to_text(), public=True)
+    index = _entry_index(session, item)
+    log = session.ledger().log
+    write_or_print(out, dated(log.receipt(index), log.entry(index)).to_text(), public=True)
 
 
 COMMANDS = [checkpoint, cosign, prove]

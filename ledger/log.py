@@ -350,12 +350,9 @@ class Log:
         raise StorageError("log", f"cosignature lost {MAX_ATTEMPTS} races in a row")
 
     def receipt(self, index: int) -> TlogProof:
-        """A C2SP tlog-proof of entry ``index`` against the newest stored checkpoint, its extra line the entry's logged_at."""
+        """A C2SP tlog-proof of entry ``index`` against the newest stored checkpoint."""
         note = self.latest_checkpoint()
         checkpoint = None if note is None else Checkpoint.from_text(note.text)
         if note is None or checkpoint is None or checkpoint.size <= index:
             raise ProofError("log", f"no checkpoint covers entry {index} yet; publish one first")
-        # The extra line carries the entry's logged_at, which the leaf commits to: with the
-        # statement as submitted, a receipt then proves the entry offline (ledger/receipt.py).
-        logged_at = self.entry(index).logged_at.encode("ascii")
-        return TlogProof(index=index, hashes=tuple(self.inclusion_proof(index, checkpoint.size)), checkpoint_note=note.to_text(), extra=logged_at)
+        return TlogProof(index=index, hashes=tuple(self.inclusion_proof(index, checkpoint.size)), checkpoint_note=note.to_text())

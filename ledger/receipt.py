@@ -32,6 +32,14 @@ class ProvenEntry:
     cosigners: tuple[VerifierKey, ...]
 
 
+def dated(proof: TlogProof, entry: Entry) -> TlogProof:
+    """``proof`` of ``entry`` carrying the entry's ``logged_at`` on its extra line, as the receipts
+    Accord hands out do, so that the statement alone, as submitted, is enough to check it."""
+    if entry.index != proof.index:
+        raise MalformedError("receipt", f"entry {entry.index} for a proof of entry {proof.index}")
+    return TlogProof(proof.index, proof.hashes, proof.checkpoint_note, entry.logged_at.encode("ascii"))
+
+
 def verify_receipt(
     receipt_text: str,
     statement_text: str,

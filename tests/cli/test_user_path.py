@@ -82,6 +82,15 @@ def test_verify_receipt_proves_the_submitted_statement_offline(council: Council)
     assert not council.database.exists()
 
 
+def test_verify_receipt_checks_what_prove_writes(busy_council: Council) -> None:
+    busy_council.checkpoint()
+    ok("prove", "7", "--out", "close.proof")
+    Path("close.note").write_text(busy_council.entry(7).statement, encoding="utf-8")
+    assert ok("verify-receipt", "close.proof", "--statement", "close.note", "--log-key", busy_council.verifier_key(OPERATOR)).startswith(
+        f"proposal.close by operator is entry 7 of {ORIGIN}"
+    )
+
+
 def test_verify_receipt_refuses_another_statement(council: Council) -> None:
     _submitted_vote(council)
     text = Path("vote.json").read_text(encoding="utf-8")
