@@ -7,7 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench typecheck clean
+PREFIX ?= $(HOME)/.local
+
+.PHONY: setup install demo test bench typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# make install: a link to .venv's accord in $(PREFIX)/bin (default ~/.local/bin), so that it is on PATH.
+install: setup
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(abspath $(BIN))/accord $(PREFIX)/bin/accord
+	@echo "accord -> $(PREFIX)/bin/accord"
 
 demo: setup
 	rm -rf demo-out

@@ -213,7 +213,7 @@ def import_(session: Session, path: str, anchor: str | None, witnesses: list[Ver
     Example:
       accord import ledger-2026-11.tar --store sqlite:///delegation.db --anchor 4f2a...e1
     """
-    ledger = session.ledger()
+    ledger = session.ledger(create=True)  # an empty local copy is where a delegation's mirror starts
     with Bundle(path) as bundle:
         total = bundle.manifest.size - max(ledger.log.size, bundle.manifest.first)
     with counting(total, "importing") as tick:

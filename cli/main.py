@@ -40,5 +40,22 @@ def demo(directory: str) -> None:
     run_demo(directory, click.echo)
 
 
+@accord.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script of SHELL (click's), to source from your shell's startup file.
+
+    \b
+    Example:
+      accord completion bash > ~/.local/share/bash-completion/completions/accord
+      eval "$(accord completion zsh)"
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # click has bash, zsh and fish
+    click.echo(completer(accord, {}, "accord", "_ACCORD_COMPLETE").source())
+
+
 def main() -> None:
     sys.exit(accord.main(prog_name="accord"))

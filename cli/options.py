@@ -16,34 +16,55 @@ from typing import Any, TypeVar
 import click
 
 from domain.charter import OPERATOR, parse_duration
-from ledger.errors import AccordError, MalformedError
+from ledger.errors import AccordError, MalformedError, StorageError
 from ledger.keyfile import read_key_file
 from ledger.keys import Signer
+from ledger.store import store_environment
 from ledger.timefmt import format_time, parse_time
 from projections.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "sqlite:///accord.db"
 JSON_VERSION = 1
+JSON_REQUESTED = "accord.json"
+"""Set in the context's meta when a command was given --json: its failures print JSON too."""
 
 
 class Refused(click.ClickException):
-    """An AccordError on its way to stderr: one line, exit 1."""
+    """An AccordError on its way out: one line on stderr, exit 1; under --json also a document on stdout."""
 
     exit_code = 1
 
+    def __init__(self, message: str, document: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.document = document
+
     def show(self, file: Any = None) -> None:
+        if self.document is not None:
+            click.echo(json.dumps(self.document, ensure_ascii=False, indent=2))
         click.echo(f"accord: {self.message}", err=True)
 
 
+def failure_document(error: AccordError) -> dict[str, Any]:
+    """What ``--json`` prints on stdout for a refusal."""
+    index = getattr(error, "index", None)
+    return {"version": JSON_VERSION, "ok": False, "error": {"component": error.component, "message": str(error), "index": index}}
+
+
 class AccordGroup(click.Group):
-    """A group whose commands' AccordErrors become one line on stderr and exit code 1."""
+    """A group whose commands' AccordErrors become one line on stderr and exit code 1
+    (and, under --json, a failure document on stdout): the one place errors meet the user."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AccordError as error:
-            raise Refused(str(error)) from error
+            raise Refused(str(error), failure_document(error) if ctx.meta.get(JSON_REQUESTED) else None) from error
+        except BrokenPipeError:
+            # The reader has gone (accord log | head -1): what it wanted it got. Quietly exit 0,
+            # with stdout on /dev/null so that the interpreter's last flush finds no pipe to break.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
 
 
 @dataclass
@@ -63,8 +84,12 @@ class Session:
             self._signers[key_file] = load_signer(key_file, passphrase_env)
         return self._signers[key_file]
 
-    def ledger(self) -> Ledger:
+    def ledger(self, create: bool = False) -> Ledger:
+        """The ledger in the store; a store that does not exist is created only when ``create``
+        (init, import): a read or an act on a missing SQLite file refuses and leaves no file."""
         if self._ledger is None:
+            if not create and missing_sqlite_file(self.store_url) is not None:
+                raise StorageError("ledger", f"no ledger in {self.store_url}: create one with accord init")
             self._ledger = Ledger.open(self.store_url)
         return self._ledger
 
@@ -84,6 +109,18 @@ class Session:
         if self._remote is not None:
             self._remote.close()
             self._remote = None
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file an SQLite store URL names, when it does not exist yet; None otherwise."""
+    try:
+        settings = store_environment(url)
+    except StorageError:
+        return None
+    if settings.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite":
+        return None
+    path = Path(settings["SQLITE_DBNAME"])
+    return None if path.exists() else path
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
@@ -127,7 +164,18 @@ log_option = click.option(
     callback=_remember_log,
     help="Act through the log server at URL (accord serve) instead of --store (env ACCORD_LOG).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON document on stdout.")
+
+
+def _remember_json(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_REQUESTED] = True
+    return value
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json,
+    help="Print a versioned JSON document on stdout (a failure too: ok false, and the error).",
+)
 as_of_option = click.option("--as-of", type=click.IntRange(min=0), metavar="N", help="Read the view as of entry N.")
 key_option = click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Your encrypted key file.")
 passphrase_env_option = click.option(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from domain.charter import OPERATOR
-from tests.cli.conftest import Council, fails, ok, one_line_error
+from tests.cli.conftest import Council, fails, invoke, label, ok, one_line_error
 from tests.domain.scenario import ORIGIN
 
 
@@ -133,3 +137,96 @@ def test_certificates_and_receipts_are_written_0644(busy_council: Council) -> No
     for document in ("d1.certificate", "d1.proof", "vote.proof"):
         assert oct(Path(document).stat().st_mode & 0o777) == "0o644", document
     assert oct(Path(busy_council.key("fr")).stat().st_mode & 0o777) == "0o600"
+
+
+# Item 5: under --json a failure is a document on stdout too.
+
+
+def test_json_failure_prints_a_failure_document_with_the_same_exit_code(council: Council) -> None:
+    result = fails("show", "P-9", "--json")
+    assert json.loads(result.stdout) == {
+        "version": 1, "ok": False, "error": {"component": "show", "message": "show: no P-9 on this ledger as of entry 0", "index": None},
+    }
+    assert result.stderr == "accord: show: no P-9 on this ledger as of entry 0\n"
+    council.tamper(0, b"European Security Council", b"European Securitas Council")
+    result = fails("verify", "--anchor", council.anchor, "--json")
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["index"] == 0 and document["error"]["component"]
+    assert result.stderr == f"accord: {document['error']['message']}\n"
+
+
+# Item 6: reads have no side effects.
+
+
+def test_status_in_an_empty_directory_creates_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for read in (["status"], ["members"], ["log"], ["proposals"], ["charter", "show"], ["verify", "--anchor", "00" * 32]):
+        one_line_error(*read, message="accord: ledger: no ledger in sqlite:///accord.db: create one with accord init")
+    one_line_error("status", "--store", "sqlite:///elsewhere.db", message="accord: ledger: no ledger in sqlite:///elsewhere.db: create one with accord init")
+    assert json.loads(fails("members", "--json").stdout)["error"]["component"] == "ledger"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_init_leaves_no_database_file(council: Council) -> None:
+    council.database.rename("founded.db")
+    Path("unsigned.note").write_text(ok("charter", "draft", "charter.toml"), encoding="utf-8")
+    result = fails("init", "unsigned.note")
+    assert result.stderr.startswith("accord: ") and result.stderr.count("\n") == 1
+    assert not council.database.exists()
+    assert not list(Path(".").glob("accord.db*"))
+
+
+# Item 9: init labels the anchor; charter show shows a charter, its signers and its anchor.
+
+
+def test_init_labels_the_anchor_and_charter_show_shows_it(council: Council) -> None:
+    council.database.unlink()
+    result = invoke(["init", "charter.note", "--operator-key", council.key(OPERATOR)])
+    assert result.exit_code == 0
+    anchor = result.stdout.strip()
+    assert result.stdout == anchor + "\n" and len(bytes.fromhex(anchor)) == 32  # bare on stdout: ANCHOR=$(accord init ...)
+    assert council.view("status")["anchor"] == anchor
+    assert result.stderr == "ledger founded; its trust anchor, which verifiers pin with --anchor (accord charter show shows it again):\n"
+    text = ok("charter", "show")
+    assert text.startswith(f"European Security Council ({ORIGIN}), founded at ")
+    assert f"trust anchor {anchor} (the charter entry's leaf hash: verifiers pin it with --anchor)\n" in text
+    assert "signed by operator, de, fr, pl, ua\n" in text
+    assert "  military-operation   ratification, min period 0s\n" in text and "  general              consensus, min period 0s\n" in text
+    document = json.loads(ok("charter", "show", "--json"))
+    assert document["anchor"] == anchor and document["signed_by"] == ["operator", "de", "fr", "pl", "ua"]
+    assert len(document["categories"]) == 12 and [m["id"] for m in document["members"]] == ["de", "fr", "pl", "ua"]
+    ok("export", "--out", "ledger.tar")
+    assert json.loads(ok("charter", "show", "--bundle", "ledger.tar", "--json")) == document
+
+
+# Item 10: init with the wrong operator key appends nothing.
+
+
+def test_init_with_the_wrong_operator_key_appends_nothing(council: Council) -> None:
+    council.database.unlink()
+    one_line_error("init", "charter.note", "--operator-key", council.key("de"),
+                   message=f"accord: init: --operator-key is {label('de')}, not the charter's operator key {label(OPERATOR)}")
+    assert not council.database.exists()
+    ok("init", "charter.note", "--operator-key", council.key(OPERATOR))
+
+
+# Item 10: accord log | head -1 exits 0, quietly.
+
+
+def test_log_into_a_closed_pipe_exits_0_quietly(busy_council: Council) -> None:
+    accord = Path(sys.executable).parent / "accord"
+    process = subprocess.Popen([str(accord), "log"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before accord writes its first line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0 and stderr == b""
+
+
+# Item 11: shell completion.
+
+
+def test_completion_prints_clicks_script_for_each_shell() -> None:
+    assert "_ACCORD_COMPLETE=bash_complete" in ok("completion", "bash")
+    assert "_ACCORD_COMPLETE=zsh_complete" in ok("completion", "zsh")
+    assert "_ACCORD_COMPLETE=fish_complete" in ok("completion", "fish")
+    fails("completion", "tcsh", code=2)
