@@ -15,6 +15,8 @@ would, and re-sign with keys an attacker is assumed to hold.
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import sqlite3
 from collections.abc import Sequence
@@ -299,10 +301,16 @@ def ok(*args: object) -> str:
 
 
 def refused(*args: object) -> str:
-    """Run ``accord ARGS``; require exit 1, nothing on stdout and one line on stderr; return that line."""
+    """Run ``accord ARGS``; require exit 1 and one line on stderr; return that line. On stdout nothing,
+    or under --json the failure document (ok false) with the same message: never a summary."""
     result = run(*args)
     assert result.exit_code == 1, f"accord {' '.join(map(str, args))} -> {result.exit_code}: {result.stdout}{result.stderr}"
-    assert result.stdout == ""
     assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
+    if "--json" in map(str, args):
+        document = json.loads(result.stdout)
+        assert document["version"] == 1 and document["ok"] is False and set(document) == {"version", "ok", "error"}
+        assert "accord: " + document["error"]["message"] == result.stderr[:-1]
+    else:
+        assert result.stdout == ""
     return result.stderr[:-1]
 
