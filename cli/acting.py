@@ -76,7 +76,7 @@ def submit_remote(session: Session, note_text: str, operator_key: str | None, re
         raise MalformedError("--operator-key", "with --log the server signs the checkpoints: give the operator's key to accord serve")
     entry, state, proof = session.remote().submit(note_text)
     if receipt is not None:
-        write_atomically(receipt, proof.to_text())
+        write_atomically(receipt, dated(proof, entry).to_text(), public=True)
     return entry, state
 
 
