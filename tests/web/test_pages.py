@@ -326,3 +326,17 @@ def test_log_page_lists_earlier_checkpoints_with_their_witnesses(hostile: Counci
     earlier = log[log.index("Earlier checkpoints"):]
     assert f"{ledger.log.size - 1} " in earlier and "fr at 2027-01-16T08:00:00Z" in earlier
     assert "Earlier checkpoints" not in " ".join("".join(parsed(render(ledger, f"as-of/{ledger.log.size - 2}/log.html")).text).split())
+
+
+def test_pictures_escape_hostile_names_in_svg_text_titles_and_descriptions() -> None:
+    from server.pages.site import _TEMPLATES
+
+    proposal = {"id": "P-1", "title": SVG_TEXT, "electorate": ["de"], "votes": [{"actor": "de", "position": "approve"}]}
+    matrix = _TEMPLATES.get_template("matrix.svg").render(matrix=pictures.vote_matrix([proposal], {"de": NAME}))
+    versions = [(0, {"suspended_by": None, "withdrawal_effective_seconds": None})]
+    timeline = _TEMPLATES.get_template("timeline.svg").render(timeline=pictures.membership_timeline([(SCRIPT, versions)], 0, 86_400))
+    for svg in (matrix, timeline):
+        markup = parsed(svg.encode())
+        assert "script" not in markup.tags and "b" not in markup.tags and svg.count("</svg>") == 1
+        assert not [name for name, _ in markup.attributes if name.startswith("on")]
+    assert NAME in "".join(parsed(matrix.encode()).text) and SCRIPT in "".join(parsed(timeline.encode()).text)
