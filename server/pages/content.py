@@ -154,6 +154,43 @@ def timeline(site: Site, actors: Sequence[dict[str, Any]]) -> pictures.Timeline:
     return pictures.membership_timeline(rows, start, max(site.view.now, start))
 
 
+def _changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
+    """What one version of an actor's document changed, in words."""
+    if before is None:
+        return ["joined"]
+    said = []
+    if after.get("suspended_by") != before.get("suspended_by"):
+        said.append("suspended its participation" if after.get("suspended_by") else "resumed its participation")
+    if after.get("withdrawal_effective") != before.get("withdrawal_effective") and after.get("withdrawal_effective"):
+        said.append(f"announced its withdrawal, effective {after['withdrawal_effective']}")
+    if after.get("revoked_by") != before.get("revoked_by") and after.get("revoked_by"):
+        said.append(f"revoked by {after['revoked_by']}")
+    if after.get("affiliations") != before.get("affiliations"):
+        said.append("declared affiliations: " + (", ".join(after.get("affiliations") or []) or "none"))
+    if len(after.get("keys", [])) != len(before.get("keys", [])):
+        said.append("added a key")
+    elif [k["revoked"] for k in after.get("keys", [])] != [k["revoked"] for k in before.get("keys", [])]:
+        said.append("revoked a key")
+    if after.get("joined") != before.get("joined"):
+        said.append("joined again (a new membership)")
+    return said or ["record updated"]
+
+
+def membership_record(site: Site, actors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every entry that changed a member's or observer's standing, affiliations or keys, in log order."""
+    shown = {actor["id"] for actor in actors if actor["role"] in ("member", "observer")}
+    latest: dict[str, dict[str, Any]] = {}
+    record = []
+    by_id = actors_by_id(actors)
+    for index, doc in site.view.actor_history():
+        if doc["id"] not in shown:
+            continue
+        changes = _changes(latest.get(doc["id"]), doc)
+        latest[doc["id"]] = doc
+        record.append({"who": _who(by_id, doc["id"]), "index": index, "entry": site.entry(index), "receipt": site.receipt(index), "changes": changes})
+    return record
+
+
 def actor_groups(site: Site, actors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Actors grouped by role, each with its joining entry and keys."""
     groups = []

@@ -251,7 +251,8 @@ class Site:
         actors = self.view.members()
         timeline = content.timeline(self, actors)
         groups = content.actor_groups(self, actors)
-        return self._html("members.html", "members", groups=groups, timeline=timeline)
+        record = content.membership_record(self, actors)
+        return self._html("members.html", "members", groups=groups, timeline=timeline, record=record)
 
     def appeals(self, number: int) -> str:
         count = self.view.count(APPEAL)

@@ -340,3 +340,15 @@ def test_pictures_escape_hostile_names_in_svg_text_titles_and_descriptions() -> 
         assert "script" not in markup.tags and "b" not in markup.tags and svg.count("</svg>") == 1
         assert not [name for name, _ in markup.attributes if name.startswith("on")]
     assert NAME in "".join(parsed(matrix.encode()).text) and SCRIPT in "".join(parsed(timeline.encode()).text)
+
+
+def test_members_page_links_every_membership_act_to_its_entry(council: Council) -> None:
+    suspension = council.say("ua", "membership.suspend", {}).index
+    resumption = council.say("ua", "membership.resume", {}).index
+    withdrawal = council.say("rs", "membership.withdraw", {}).index
+    members = parsed(render(council.ledger, "members.html"))
+    text = " ".join("".join(members.text).split())
+    assert f"Ukraine (ua): suspended its participation (entry {suspension})" in text
+    assert f"Ukraine (ua): resumed its participation (entry {resumption})" in text
+    assert f"Serbia (rs): announced its withdrawal, effective " in text and f"(entry {withdrawal})" in text
+    assert f"entries/{suspension}.json" in members.hrefs and f"entries/{withdrawal}.json" in members.hrefs
