@@ -261,7 +261,7 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
 
     chapter("16. The public register, for citizens: the same pages served over HTTP and as static files")
     run("publish", "--html", "site")
-    where = folder.resolve()
+    where = Path.cwd()  # the demo folder: the story is told inside it
     story.say("")
     story.say(click.style("The story is over: every act above is signed, logged, and verifiable offline.", bold=True))
     story.say(f"The register as a static site: {where / 'site' / 'index.html'}")
