@@ -14,6 +14,7 @@ from immutables import Map
 from domain.charter import DEFAULT_WITNESS_LAG, Category, Settings
 from domain.state import Actor, Admission, KeyRecord, LedgerState, Proposal
 from ledger.canonical import canonical_bytes, parse_canonical
+from ledger.errors import MalformedError
 from ledger.keys import VerifierKey
 
 SNAPSHOT_VERSION = 1
@@ -125,6 +126,9 @@ def to_snapshot(state: LedgerState) -> bytes:
 def from_snapshot(data: bytes) -> LedgerState:
     """The state a snapshot holds; MalformedError if it is not one."""
     doc = parse_canonical(data, "snapshot")
+    version = doc.get("v") if isinstance(doc, dict) else None
+    if version != SNAPSHOT_VERSION:
+        raise MalformedError("snapshot", f"version: got {version!r}, want {SNAPSHOT_VERSION}")
     settings = doc["settings"]
     nonces: dict[str, int] = doc["nonces"]
     days: dict[int, dict[str, int]] = {}

@@ -199,15 +199,24 @@ def _introduce(keys: _Keys, index: int, statement: Statement, statements: Mappin
             keys.add(submitted["subject"], VerifierKey.from_text(submitted["replacement"]), index)
 
 
+_FIELDS = {"entries", "decision", "proposal", "close", "checkpoint"}
+"""What a certificate must hold besides its kind and version."""
+
+
 def verify_certificate(text: str, anchor: bytes, witnesses: Sequence[VerifierKey] = (), quorum: int = 0) -> Certified:
     """Check a certificate on its own, pinned to the charter's leaf hash ``anchor``."""
     try:
         document = json.loads(text)
         if document.get("kind") != KIND or document.get("version") != CERTIFICATE_VERSION:
             raise _fail(f"not a decision certificate of version {CERTIFICATE_VERSION}")
+        missing = sorted(_FIELDS - set(document))
+        if missing:
+            raise MalformedError("certificate", f"missing field {missing[0]}")
         listed = [(int(item["index"]), item["entry"].encode("utf-8"), [base64.b64decode(h) for h in item["proof"]]) for item in document["entries"]]
         decision_id, proposal_id, close_index = str(document["decision"]), str(document["proposal"]), int(document["close"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+    except KeyError as error:
+        raise MalformedError("certificate", f"an entry is missing field {error.args[0]}") from error
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as error:
         raise MalformedError("certificate", f"malformed: {error}") from error
     entries: dict[int, Entry] = {}
     for index, data, _ in listed:

@@ -230,3 +230,31 @@ def test_completion_prints_clicks_script_for_each_shell() -> None:
     assert "_ACCORD_COMPLETE=zsh_complete" in ok("completion", "zsh")
     assert "_ACCORD_COMPLETE=fish_complete" in ok("completion", "fish")
     fails("completion", "tcsh", code=2)
+
+
+# Item 10: a certificate missing a field, a snapshot of another version.
+
+
+@pytest.mark.parametrize("missing", ["entries", "decision", "proposal", "close", "checkpoint"])
+def test_certificate_missing_a_field_is_refused_naming_it(busy_council: Council, missing: str) -> None:
+    busy_council.checkpoint()
+    ok("certificate", "D-1", "--out", "d1.certificate")
+    document = json.loads(Path("d1.certificate").read_text(encoding="utf-8"))
+    del document[missing]
+    Path("cut.certificate").write_text(json.dumps(document), encoding="utf-8")
+    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message=f"accord: certificate: missing field {missing}")
+    document = json.loads(Path("d1.certificate").read_text(encoding="utf-8"))
+    del document["entries"][0]["proof"]
+    Path("cut.certificate").write_text(json.dumps(document), encoding="utf-8")
+    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message="accord: certificate: an entry is missing field proof")
+
+
+def test_snapshot_of_another_version_is_refused() -> None:
+    from domain.snapshot import from_snapshot
+    from ledger.canonical import canonical_bytes
+    from ledger.errors import MalformedError
+
+    with pytest.raises(MalformedError, match=r"^snapshot: version: got 2, want 1$"):
+        from_snapshot(canonical_bytes({"v": 2, "settings": {}}))
+    with pytest.raises(MalformedError, match=r"^snapshot: version: got None, want 1$"):
+        from_snapshot(canonical_bytes({"settings": {}}))
