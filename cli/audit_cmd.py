@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from cli.acting import operator_passphrase_option
 from cli.options import (
     Session,
     emit,
@@ -24,6 +25,7 @@ from cli.options import (
 )
 from ledger import ed25519
 from ledger.bundle import Bundle
+from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, VerificationError
 from ledger.evidence import build_evidence, check_evidence
 from ledger.keys import COSIGNATURE_V1, VerifierKey
@@ -184,18 +186,37 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
 
 
 @click.command("export")
-@click.option("--out", required=True, type=click.Path(), callback=output_path, help="The bundle: a directory, or a single file ending in .tar.")
+@click.option("--out", required=True, type=click.Path(), callback=output_path, help="The bundle: a directory, or a single file ending in .tar (.tar.gz or .tgz: gzipped).")
 @click.option("--from", "first", type=click.IntRange(min=0), default=0, show_default=True, help="First entry to include.")
+@click.option(
+    "--operator-key", envvar="ACCORD_OPERATOR_KEY", type=click.Path(exists=True, dir_okay=False),
+    help="The operator's key file: sign a fresh checkpoint first when entries lie past the newest one (env ACCORD_OPERATOR_KEY).",
+)
+@operator_passphrase_option
 @store_option
 @pass_session
-def export(session: Session, out: str, first: int) -> None:
+def export(session: Session, out: str, first: int, operator_key: str | None, operator_passphrase_env: str) -> None:
     """Write a bundle: the entries up to the newest checkpoint, and that checkpoint with its cosignatures.
+
+    Entries past the newest checkpoint are not exported: with --operator-key a
+    fresh checkpoint is signed first, without it a warning says how many are left out.
 
     \b
     Example:
-      accord export --out ledger-2026-11.tar
+      accord export --out ledger-2026-11.tar.gz --operator-key operator.key
     """
-    manifest = export_bundle(session.ledger(), out, first)
+    ledger = session.ledger()
+    latest = ledger.log.latest_checkpoint()
+    covered = 0 if latest is None else Checkpoint.from_text(latest.text).size
+    if covered < ledger.log.size and operator_key is not None:
+        ledger.publish_checkpoint(session.signer(operator_key, operator_passphrase_env))
+    elif covered < ledger.log.size and latest is not None:
+        click.echo(
+            f"accord: warning: entries {covered} to {ledger.log.size - 1} lie past the newest checkpoint and are not exported: "
+            "give --operator-key, or sign one with accord checkpoint --sign",
+            err=True,
+        )
+    manifest = export_bundle(ledger, out, first)
     click.echo(f"exported entries {manifest.first} to {manifest.size - 1} and the checkpoint of size {manifest.size} to {out}")
 
 

@@ -58,7 +58,7 @@ class Manifest:
 
 
 def write_bundle(path: str | os.PathLike[str], manifest: Manifest, entries: Iterable[bytes], checkpoint_note: str) -> int:
-    """Write a bundle (a directory, or a tar file when ``path`` ends in .tar); returns the entries written.
+    """Write a bundle (a directory, or a tar file when ``path`` ends in .tar, gzipped for .tar.gz or .tgz); returns the entries written.
 
     Written beside the destination and renamed into place, so a reader never
     sees half a bundle; an existing bundle is never overwritten.
@@ -79,9 +79,9 @@ def write_bundle(path: str | os.PathLike[str], manifest: Manifest, entries: Iter
             raise MalformedError("bundle", f"wrote {count} entries, want {manifest.size - manifest.first}")
         (staging / CHECKPOINT).write_text(checkpoint_note, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest.to_text(), encoding="utf-8")
-        if target.suffix == ".tar":
+        if target.name.endswith((".tar", ".tar.gz", ".tgz")):
             packed = staging / "bundle.tar"
-            with tarfile.open(packed, "w") as archive:
+            with tarfile.open(packed, "w:gz" if target.suffix in (".gz", ".tgz") else "w") as archive:
                 for name in (MANIFEST, CHECKPOINT, ENTRIES):
                     archive.add(staging / name, arcname=name)
             os.replace(packed, target)

@@ -264,7 +264,11 @@ def audit(
         raise VerificationError("since", f"saved verification is of anchor {start.anchor.hex()}, not {anchor.hex()}")
     size = checkpoint_size(checkpoint_note)
     if size < start.size:
-        raise VerificationError("checkpoint", f"size {size} is older than the {start.size} entries verified before")
+        raise VerificationError(
+            "since",
+            f"the saved verification already covers {start.size} entries, more than this checkpoint's {size}: "
+            "give --since with a newer checkpoint, or drop --since to verify this one from the charter",
+        )
     done = replay(entries, start, roots_at=[size], on_entry=on_entry, workers=workers, verifier=verifier)
     checkpoint, cosigners = check_checkpoint(checkpoint_note, done, witnesses, quorum)
     if since is not None and since.checkpoint is not None and consistency_proof is not None:

@@ -341,10 +341,11 @@ def test_incremental_verify_refuses_a_checkpoint_that_does_not_extend_the_saved_
     assert raised.value.index is None
 
 
-def test_incremental_verify_refuses_a_checkpoint_older_than_the_saved_one(history: History, bundles: dict[str, Path], tmp_path: Path) -> None:
+def test_incremental_verify_refuses_a_checkpoint_older_than_the_saved_one_and_says_what_to_do(history: History, bundles: dict[str, Path], tmp_path: Path) -> None:
     state = tmp_path / "full.verified"
     verified("verify", "--bundle", bundles["tar"], *anchor(history), "--save-state", state)
-    message = f"accord: checkpoint: size {history.early_size} is older than the {history.size} entries verified before"
+    message = (f"accord: since: the saved verification already covers {history.size} entries, more than this checkpoint's {history.early_size}: "
+               "give --since with a newer checkpoint, or drop --since to verify this one from the charter")
     assert refused("verify", "--bundle", bundles["early"], *anchor(history), "--since", state) == message
 
 

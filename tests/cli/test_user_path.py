@@ -258,3 +258,29 @@ def test_snapshot_of_another_version_is_refused() -> None:
         from_snapshot(canonical_bytes({"v": 2, "settings": {}}))
     with pytest.raises(MalformedError, match=r"^snapshot: version: got None, want 1$"):
         from_snapshot(canonical_bytes({"settings": {}}))
+
+
+# Item 8: export writes what its name says, and says what it leaves out.
+
+
+def test_export_tar_gz_writes_a_gzip_tar_that_verifies(busy_council: Council) -> None:
+    import tarfile
+
+    busy_council.checkpoint()
+    for name in ("big.tar.gz", "big.tgz"):
+        ok("export", "--out", name)
+        assert Path(name).is_file() and Path(name).read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
+        with tarfile.open(name, "r:gz") as archive:
+            assert sorted(archive.getnames()) == ["bundle.json", "checkpoint", "entries"]
+        assert "verified 12 entries" in ok("verify", "--bundle", name, "--anchor", busy_council.anchor)
+
+
+def test_export_warns_of_entries_past_the_latest_checkpoint_and_signs_one_given_the_operator_key(busy_council: Council) -> None:
+    result = invoke(["export", "--out", "stale.tar"])
+    assert result.exit_code == 0
+    assert result.stdout == "exported entries 0 to 0 and the checkpoint of size 1 to stale.tar\n"
+    assert result.stderr == ("accord: warning: entries 1 to 11 lie past the newest checkpoint and are not exported: "
+                             "give --operator-key, or sign one with accord checkpoint --sign\n")
+    result = invoke(["export", "--out", "fresh.tar", "--operator-key", busy_council.key(OPERATOR)])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout == "exported entries 0 to 11 and the checkpoint of size 12 to fresh.tar\n"
