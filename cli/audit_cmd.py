@@ -16,6 +16,7 @@ from cli.options import (
     Session,
     emit,
     json_option,
+    log_option,
     output_path,
     pass_session,
     progress,
@@ -129,6 +130,7 @@ def _render(d: dict[str, Any]) -> Iterable[str]:
 @with_witnesses
 @verifier_option
 @store_option
+@log_option
 @json_option
 @pass_session
 def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
@@ -145,7 +147,19 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
     since = Replay.from_text(read_text(since_file)) if since_file else None
     start = since.size if since else 0
     keys = witnesses
-    if bundle_path is not None:
+    if session.log_url is not None and bundle_path is None:
+        from server.client import LogClient
+
+        # A remote log, audited from its entry bundles without keeping a copy.
+        with LogClient(session.log_url) as client:
+            note, size = client.checkpoint_size()
+            if checkpoint_file:
+                note = read_text(checkpoint_file)
+            total = size - start
+            with counting(total, "verifying") as tick:
+                result = audit(client.entries(start, size), root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total), verifier=verifier)
+        document = _summary(result, session.log_url)
+    elif bundle_path is not None:
         with Bundle(bundle_path) as bundle:
             if bundle.manifest.first > start:
                 raise VerificationError("bundle", f"starts at entry {bundle.manifest.first}; this verification needs entries from {start}")

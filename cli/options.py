@@ -162,7 +162,7 @@ log_option = click.option(
     expose_value=False,
     is_eager=True,
     callback=_remember_log,
-    help="Act through the log server at URL (accord serve) instead of --store (env ACCORD_LOG).",
+    help="The log server at URL (accord serve) to act through or read, instead of --store (env ACCORD_LOG).",
 )
 
 
