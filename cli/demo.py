@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,6 +122,41 @@ def _tamper(database: Path, index: int, old: bytes, new: bytes) -> None:
             "UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
             (state.replace(old, new, 1), LOG_STREAM.hex, index),
         )
+
+
+@contextmanager
+def _serving() -> Iterator[str]:
+    """``accord serve`` on the demo's ledger, on a free local port, stopped (by its pid) on leaving."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from cli.main import main; main()", "serve", "--store", "sqlite:///accord.db",
+               "--operator-key", "operator.key", "--listen", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url + "/healthz"):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise click.ClickException("demo: accord serve did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def run_demo(directory: str, say: Callable[[str], None]) -> None:
@@ -250,7 +288,22 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
     witness_args = [arg for key in witnesses for arg in ("--witness", VerifierKey(key.name, COSIGNATURE_V1, key.public).to_text())]
     run("verify", "--anchor", anchor, *witness_args, "--witness-quorum", "2")
 
-    chapter("15. Someone with disk access rewrites Austria's abstention as an approval")
+    chapter("15. The secretariat serves the log over HTTP; delegations act through it, an auditor mirrors it")
+    with _serving() as url:
+        tell(f"accord serve --store sqlite:///accord.db --operator-key operator.key --listen {url.removeprefix('http://')}  (started in the background)")
+        ports = run("propose", "--category", "general", "--title", "A shared registry of port inspections", "--text", "...",
+                    "--deadline", "+14d", "--key", "pl.key", "--log", url)
+        run("vote", ports, "approve", "--key", "fr.key", "--log", url, "--receipt", "fr-ports.proof")
+        run("vote", ports, "approve", "--key", "at.key", "--log", url)
+        tell("fr-ports.proof came back from the server: the vote is appended and under the checkpoint the server signed.")
+        run("vote", ports, "approve", "--key", "rs.key", "--log", url, refused=True)
+        tell("An auditor keeps a verified mirror from the tiles and entry bundles alone, and checks it:")
+        run("sync", "--log", url, "--store", "sqlite:///mirror.db", "--anchor", anchor)
+        run("verify", "--store", "sqlite:///mirror.db", "--anchor", anchor)
+        run("verify", "--log", url, "--anchor", anchor)
+    tell("The server is stopped.")
+
+    chapter("16. Someone with disk access rewrites Austria's abstention as an approval")
     shutil.copy("accord.db", "tampered.db")
     log_text = run("log", "--json", quiet=True)
     index = next(entry["index"] for entry in json.loads(log_text)["entries"] if '"position":"abstain"' in entry["statement"] and '"actor":"at"' in entry["statement"])
@@ -259,7 +312,7 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
     run("verify", "--store", "sqlite:///tampered.db", "--anchor", anchor, refused=True)
     tell("The verifier names the first bad entry and why. The genuine log still verifies.")
 
-    chapter("16. The public register, for citizens: the same pages served over HTTP and as static files")
+    chapter("17. The public register, for citizens: the same pages served over HTTP and as static files")
     run("publish", "--html", "site")
     where = Path.cwd()  # the demo folder: the story is told inside it
     story.say("")
