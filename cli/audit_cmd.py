@@ -30,7 +30,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, VerificationError
 from ledger.evidence import build_evidence, check_evidence
 from ledger.keys import COSIGNATURE_V1, VerifierKey
-from projections.audit import Audit, Replay, ViewCheck, audit, operator_keys
+from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size, operator_keys
 from projections.certificate import build_certificate, verify_certificate
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle
@@ -164,8 +164,11 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             if bundle.manifest.first > start:
                 raise VerificationError("bundle", f"starts at entry {bundle.manifest.first}; this verification needs entries from {start}")
             note = read_text(checkpoint_file) if checkpoint_file else bundle.checkpoint_note
-            entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None)
-            total = bundle.manifest.size - start
+            # Only what a checkpoint covers is verified: entries past it are never read.
+            stop = min(bundle.manifest.size, checkpoint_size(note))
+            # Read to the end when it is covered, so that what trails the entries is refused too.
+            entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
+            total = stop - start
             with counting(total, "verifying") as tick:
                 result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total), verifier=verifier)
         document = _summary(result, bundle_path)

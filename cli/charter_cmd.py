@@ -14,6 +14,7 @@ from cli.options import Session, emit, json_option, missing_sqlite_file, pass_se
 from domain import commands
 from domain.charter import OPERATOR, check_categories, parse_settings
 from ledger.bundle import Bundle
+from ledger.documents import MAX_DEPTH, check_depth
 from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, SignatureError, StorageError
 from ledger.keys import VerifierKey
@@ -41,6 +42,9 @@ def charter_from_toml(text: str, signed_at: str) -> str:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise MalformedError("charter", f"not TOML: {error}") from error
+    except RecursionError as error:
+        raise MalformedError("charter", f"TOML nested deeper than {MAX_DEPTH} levels") from error
+    check_depth(document, "charter")
     unknown = set(document) - {"origin", "name", "operator", "withdrawal_notice", "signed_at_skew", "witness_lag", "member", "observer", "categories"}
     if unknown:
         raise MalformedError("charter", f"unknown field {sorted(unknown)[0]}")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from domain.charter import OPERATOR, parse_duration
+from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import AccordError, MalformedError, StorageError
 from ledger.keyfile import read_key_file
 from ledger.keys import Signer
@@ -223,9 +224,9 @@ def json_object(ctx: click.Context, param: click.Parameter, value: str | None) -
     if value is None:
         return None
     try:
-        document = json.loads(value)
-    except json.JSONDecodeError as error:
-        raise click.BadParameter(f"not JSON: {error.msg} at char {error.pos}") from error
+        document = parse_json(value, param.name or "json", MAX_ARGUMENT)
+    except MalformedError as error:
+        raise click.BadParameter(error.problem) from error
     if not isinstance(document, dict):
         raise click.BadParameter(f"want a JSON object, got {type(document).__name__}")
     return document

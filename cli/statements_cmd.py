@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from cli.options import (
 )
 from domain import commands
 from domain.rules import check_statement_kinds, read_statement
+from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import MalformedError
 from ledger.note import sign_note
 from ledger.statement import Statement
@@ -42,9 +42,11 @@ def _field(text: str) -> tuple[str, Any]:
     if not equals or not name:
         raise click.BadParameter(f"want NAME=VALUE, got {text!r}", param_hint="--field")
     try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
+        return name, parse_json(value, "--field", MAX_ARGUMENT)
+    except MalformedError as error:
+        if error.problem.startswith("not JSON"):
+            return name, value
+        raise click.BadParameter(f"{name}: {error.problem}", param_hint="--field") from error
 
 
 @click.command()

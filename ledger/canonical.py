@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import rfc8785
 
+from ledger.documents import MAX_DEPTH, check_depth, might_be_deep
 from ledger.errors import MalformedError
 
 _SAFE_INTEGER = 2**53 - 1
@@ -158,6 +159,12 @@ def _parse_fast(data: bytes) -> Any:
     return _MISSING
 
 
+def _shallow(value: Any, data: bytes, what: str) -> None:
+    # Only a document with more brackets than the limit can nest past it: most are walked never.
+    if might_be_deep(data):
+        check_depth(value, what)
+
+
 def parse_canonical(data: bytes, what: str) -> Any:
     """Parse ``data`` as JSON that must already be canonical (RFC 8785).
 
@@ -178,16 +185,22 @@ def parse_canonical(data: bytes, what: str) -> Any:
     try:
         if not _HIGH_CHARACTER.search(data):
             value = _plain_decode(text)
+            _shallow(value, data, what)
             canonical = _encode(value).encode("utf-8")
     except (_Unplain, UnicodeEncodeError):
         canonical = None
     except json.JSONDecodeError as error:
         raise MalformedError(what, f"not JSON: {error.msg} at char {error.pos}") from error
+    except RecursionError as error:
+        raise MalformedError(what, f"JSON nested deeper than {MAX_DEPTH} levels") from error
     if canonical is None:
         try:
             value = json.loads(text, object_pairs_hook=_Reading().object, parse_constant=_refuse_constant)
         except json.JSONDecodeError as error:
             raise MalformedError(what, f"not JSON: {error.msg} at char {error.pos}") from error
+        except RecursionError as error:
+            raise MalformedError(what, f"JSON nested deeper than {MAX_DEPTH} levels") from error
+        _shallow(value, data, what)
         canonical = canonical_bytes(value)
     if canonical != data:
         # Say why where it is cheap to: a repeated key is the likeliest forgery.

@@ -16,12 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.documents import load_document
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
-from ledger.keys import VerifierKey
+from ledger.keys import VerifierKey, decode_base64
 from ledger.merkle import verify_consistency
 
 EVIDENCE_VERSION = 1
 KIND = "accord-equivocation"
+MAX_EVIDENCE = 64 * 1024
+"""Two checkpoint notes and a consistency proof of at most 63 hashes: a few KiB."""
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,16 @@ def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocati
 
     Raises VerificationError when the file does not prove an equivocation.
     """
-    try:
-        document = json.loads(text)
-        if document.get("kind") != KIND or document.get("version") != EVIDENCE_VERSION:
-            raise MalformedError("evidence", f"not equivocation evidence of version {EVIDENCE_VERSION}")
-        named = VerifierKey.from_text(document["operator"])
-        first, second = document["checkpoints"]
-        prefix = document.get("prefix")
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise MalformedError("evidence", f"malformed: {error}") from error
+    fields = load_document(text, "evidence", MAX_EVIDENCE)
+    if fields.document.get("kind") != KIND:
+        raise MalformedError("evidence", f"not equivocation evidence of version {EVIDENCE_VERSION}")
+    fields.expect("version", EVIDENCE_VERSION)
+    named = VerifierKey.from_text(fields.str("operator"))
+    checkpoints = fields.strs("checkpoints")
+    if len(checkpoints) != 2:
+        raise MalformedError("evidence", f"checkpoints got {len(checkpoints)}, want 2")
+    first, second = checkpoints
+    prefix = fields.object("prefix") if fields.has("prefix") else None
     if operator is not None and operator != named:
         raise VerificationError("evidence", f"names operator key {named.label}, not the pinned {operator.label}")
     try:
@@ -91,14 +95,12 @@ def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocati
         if small.root_hash == large.root_hash:
             raise VerificationError("evidence", f"both checkpoints of size {small.size} have the same root: no equivocation")
         return Equivocation(small.origin, small, large, large.root_hash)
-    if not isinstance(prefix, dict):
+    if prefix is None:
         raise VerificationError("evidence", "sizes differ and no prefix root and consistency proof are given")
+    root = decode_base64(prefix.str("root"), "evidence", "prefix.root")
+    proof = [decode_base64(h, "evidence", "prefix.proof") for h in prefix.strs("proof")]
     try:
-        root = base64.b64decode(prefix["root"], validate=True)
-        proof = [base64.b64decode(h, validate=True) for h in prefix["proof"]]
         verify_consistency(small.size, large.size, root, large.root_hash, proof)
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedError("evidence", f"malformed prefix: {error}") from error
     except ProofError as error:
         raise VerificationError("evidence", f"the prefix root is not bound to the larger checkpoint: {error.problem}") from error
     if root == small.root_hash:

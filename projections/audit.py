@@ -26,8 +26,9 @@ from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
+from ledger.documents import load_document
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
-from ledger.keys import VerifierKey
+from ledger.keys import VerifierKey, decode_base64
 from ledger.merkle import CompactRange, verify_consistency
 from ledger.note import Note
 from ledger.statement import Statement
@@ -36,6 +37,8 @@ from projections.tables import ViewTables
 from projections.views import rows_for
 
 SAVED_VERSION = 1
+MAX_SAVED = 64 * 1024 * 1024
+"""A saved verification holds the rule state: bounded by the organization's size, not the log's."""
 
 
 @dataclass
@@ -69,15 +72,25 @@ class Replay:
 
     @classmethod
     def from_text(cls, text: str) -> Replay:
+        """A saved verification, read strictly (typed fields, bounded size and nesting)."""
+        fields = load_document(text, "since", MAX_SAVED)
+        if fields.document.get("kind") != "accord-verified" or fields.document.get("version") != SAVED_VERSION:
+            raise MalformedError("since", "not a saved verification (accord verify --save-state)")
+        fields.expect("version", SAVED_VERSION)
+        size = fields.int("size")
+        frontier = [decode_base64(h, "since", "frontier") for h in fields.strs("frontier")]
+        if len(frontier) != size.bit_count() or any(len(h) != 32 for h in frontier):
+            raise MalformedError("since", f"frontier got {len(frontier)} hashes, want {size.bit_count()} of 32 bytes for size {size}")
         try:
-            saved = json.loads(text)
-            if saved.get("kind") != "accord-verified" or saved.get("version") != SAVED_VERSION:
-                raise MalformedError("since", "not a saved verification (accord verify --save-state)")
-            state = None if saved["state"] is None else from_snapshot(saved["state"].encode("utf-8"))
-            frontier = CompactRange(saved["size"], [base64.b64decode(h) for h in saved["frontier"]])
-            return cls(bytes.fromhex(saved["anchor"]), state, frontier, {}, saved["checkpoint"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
-            raise MalformedError("since", f"saved verification is malformed: {error}") from error
+            anchor = bytes.fromhex(fields.str("anchor"))
+        except ValueError as error:
+            raise MalformedError("since", "anchor is not hex") from error
+        snapshot = fields.optional_str("state")
+        try:
+            state = None if snapshot is None else from_snapshot(snapshot.encode("utf-8"))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedError("since", f"saved state is malformed: {error!r}") from error
+        return cls(anchor, state, CompactRange(size, frontier), {}, fields.optional_str("checkpoint"))
 
 
 Judged = Callable[[LedgerState | None, Entry, LedgerState, Statement], None]

@@ -75,6 +75,7 @@ def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Ite
         if theirs != ours:
             raise VerificationError("import", f"bundle contradicts the local copy at entry {index}: nothing was imported")
     yield from itertools.islice(entries, max(0, stop - max(local_size, first)))
+    next(entries, None)  # read on to the end: the bundle refuses what trails its entries
 
 
 def _spooled(entries: Iterator[bytes], spool: IO[bytes]) -> Iterator[bytes]:

@@ -287,9 +287,15 @@ def test_saved_state_round_trips(history: History, saved: Path) -> None:
     "text, message",
     [
         ('{"version": 1, "kind": "accord-bundle"}', "since: not a saved verification (accord verify --save-state)"),
-        ('{"version": 1, "kind": "accord-verified", "anchor": "00"}', "since: saved verification is malformed: 'state'"),
-        ("not json", "since: saved verification is malformed: Expecting value: line 1 column 1 (char 0)"),
+        ('{"version": 1, "kind": "accord-verified", "anchor": "00"}', "since: size is missing"),
+        ("not json", "since: not JSON: Expecting value at char 0"),
+        ('{"version": 1, "kind": "accord-verified", "size": true}', "since: size got true, want an integer"),
+        ('{"version": 1, "kind": "accord-verified", "size": 1e400}', "since: number 1e400 is not allowed: numbers must be exact integers"),
+        ('{"version": 1, "kind": "accord-verified", "size": 3, "frontier": []}', "since: frontier got 0 hashes, want 2 of 32 bytes for size 3"),
+        ('{"state": ' + "[" * 65 + "]" * 65 + "}", "since: JSON nested deeper than 64 levels"),
+        (b"\xff\xfe".decode("latin-1"), "since: not JSON: Expecting value at char 0"),
     ],
+    ids=["another kind", "missing field", "not json", "boolean size", "huge number", "short frontier", "deep nesting", "not utf-8 text"],
 )
 def test_malformed_saved_state_is_refused(text: str, message: str) -> None:
     with pytest.raises(MalformedError) as raised:

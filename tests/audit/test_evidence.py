@@ -201,10 +201,16 @@ def test_evidence_without_its_prefix_is_refused(evidence: str) -> None:
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("not json", "evidence: malformed: Expecting value: line 1 column 1 (char 0)"),
+        ("not json", "evidence: not JSON: Expecting value at char 0"),
         ('{"version": 1, "kind": "accord-bundle"}', "evidence: not equivocation evidence of version 1"),
-        ('{"version": 1, "kind": "accord-equivocation"}', "evidence: malformed: 'operator'"),
+        ('{"version": 1, "kind": "accord-equivocation"}', "evidence: operator is missing"),
+        ('{"version": true, "kind": "accord-equivocation"}', "evidence: version got true, want 1"),
+        ('{"version": 1e400, "kind": "accord-equivocation"}', "evidence: number 1e400 is not allowed: numbers must be exact integers"),
+        ('{"version": 1, "version": 1}', "evidence: duplicate key 'version'"),
+        ('{"a":' + "[" * 70 + "]" * 70 + "}", "evidence: JSON nested deeper than 64 levels"),
+        ('{"version": 1, "kind": "accord-equivocation", "operator": 7}', "evidence: operator got 7, want a string"),
     ],
+    ids=["not json", "another kind", "missing field", "boolean version", "huge number", "duplicate key", "deep nesting", "wrong type"],
 )
 def test_malformed_evidence_is_refused(text: str, message: str) -> None:
     with pytest.raises(MalformedError) as raised:
