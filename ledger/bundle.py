@@ -68,7 +68,7 @@ class Manifest:
         if fields.document.get("version") != BUNDLE_VERSION or fields.document.get("kind") != "accord-bundle":
             raise MalformedError("bundle", f"not an accord bundle of version {BUNDLE_VERSION}")
         fields.expect("version", BUNDLE_VERSION)
-        manifest = cls(fields.str("origin"), fields.int("first"), fields.int("size"))
+        manifest = cls(fields.text("origin"), fields.integer("first"), fields.integer("size"))
         if not 0 <= manifest.first <= manifest.size:
             raise MalformedError("bundle", f"first {manifest.first} and size {manifest.size} do not make a range")
         return manifest

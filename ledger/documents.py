@@ -35,7 +35,7 @@ def exact_int(value: object, component: str, field: str, minimum: int = 0, maxim
     return value
 
 
-_JSON_NAMES = {dict: "object", list: "list"}
+_JSON_NAMES: dict[type, str] = {dict: "object", list: "list"}
 
 
 def _shown(value: object) -> str:
@@ -150,39 +150,39 @@ class Fields:
     def has(self, name: str) -> bool:
         return name in self.document
 
-    def int(self, name: str, minimum: int = 0, maximum: int = SAFE_INTEGER) -> int:
+    def integer(self, name: str, minimum: int = 0, maximum: int = SAFE_INTEGER) -> int:
         return exact_int(self._get(name), self.component, self._name(name), minimum, maximum)
 
-    def str(self, name: str) -> str:
+    def text(self, name: str) -> str:
         value = self._get(name)
         if not isinstance(value, str):
             raise MalformedError(self.component, f"{self._name(name)} got {_shown(value)}, want a string")
         return value
 
-    def optional_str(self, name: str) -> str | None:
-        return None if self.document.get(name) is None else self.str(name)
+    def optional_text(self, name: str) -> str | None:
+        return None if self.document.get(name) is None else self.text(name)
 
-    def list(self, name: str) -> list[Any]:
+    def array(self, name: str) -> list[Any]:
         value = self._get(name)
         if not isinstance(value, list):
             raise MalformedError(self.component, f"{self._name(name)} got {_shown(value)}, want a list")
         return value
 
-    def strs(self, name: str) -> list[str]:
-        items = self.list(name)
+    def texts(self, name: str) -> list[str]:
+        items = self.array(name)
         for number, item in enumerate(items):
             if not isinstance(item, str):
                 raise MalformedError(self.component, f"{self._name(name)}[{number}] got {_shown(item)}, want a string")
         return items
 
-    def object(self, name: str) -> Fields:
+    def member(self, name: str) -> Fields:
         value = self._get(name)
         if not isinstance(value, dict):
             raise MalformedError(self.component, f"{self._name(name)} got {_shown(value)}, want an object")
         return Fields(value, self.component, f"{self._name(name)}.")
 
-    def objects(self, name: str) -> Iterator[Fields]:
-        for number, item in enumerate(self.list(name)):
+    def members(self, name: str) -> Iterator[Fields]:
+        for number, item in enumerate(self.array(name)):
             if not isinstance(item, dict):
                 raise MalformedError(self.component, f"{self._name(name)}[{number}] got {_shown(item)}, want an object")
             yield Fields(item, self.component, f"{self._name(name)}[{number}].")

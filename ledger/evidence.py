@@ -77,12 +77,12 @@ def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocati
     if fields.document.get("kind") != KIND:
         raise MalformedError("evidence", f"not equivocation evidence of version {EVIDENCE_VERSION}")
     fields.expect("version", EVIDENCE_VERSION)
-    named = VerifierKey.from_text(fields.str("operator"))
-    checkpoints = fields.strs("checkpoints")
+    named = VerifierKey.from_text(fields.text("operator"))
+    checkpoints = fields.texts("checkpoints")
     if len(checkpoints) != 2:
         raise MalformedError("evidence", f"checkpoints got {len(checkpoints)}, want 2")
     first, second = checkpoints
-    prefix = fields.object("prefix") if fields.has("prefix") else None
+    prefix = fields.member("prefix") if fields.has("prefix") else None
     if operator is not None and operator != named:
         raise VerificationError("evidence", f"names operator key {named.label}, not the pinned {operator.label}")
     try:
@@ -97,8 +97,8 @@ def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocati
         return Equivocation(small.origin, small, large, large.root_hash)
     if prefix is None:
         raise VerificationError("evidence", "sizes differ and no prefix root and consistency proof are given")
-    root = decode_base64(prefix.str("root"), "evidence", "prefix.root")
-    proof = [decode_base64(h, "evidence", "prefix.proof") for h in prefix.strs("proof")]
+    root = decode_base64(prefix.text("root"), "evidence", "prefix.root")
+    proof = [decode_base64(h, "evidence", "prefix.proof") for h in prefix.texts("proof")]
     try:
         verify_consistency(small.size, large.size, root, large.root_hash, proof)
     except ProofError as error:

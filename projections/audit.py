@@ -77,20 +77,20 @@ class Replay:
         if fields.document.get("kind") != "accord-verified" or fields.document.get("version") != SAVED_VERSION:
             raise MalformedError("since", "not a saved verification (accord verify --save-state)")
         fields.expect("version", SAVED_VERSION)
-        size = fields.int("size")
-        frontier = [decode_base64(h, "since", "frontier") for h in fields.strs("frontier")]
+        size = fields.integer("size")
+        frontier = [decode_base64(h, "since", "frontier") for h in fields.texts("frontier")]
         if len(frontier) != size.bit_count() or any(len(h) != 32 for h in frontier):
             raise MalformedError("since", f"frontier got {len(frontier)} hashes, want {size.bit_count()} of 32 bytes for size {size}")
         try:
-            anchor = bytes.fromhex(fields.str("anchor"))
+            anchor = bytes.fromhex(fields.text("anchor"))
         except ValueError as error:
             raise MalformedError("since", "anchor is not hex") from error
-        snapshot = fields.optional_str("state")
+        snapshot = fields.optional_text("state")
         try:
             state = None if snapshot is None else from_snapshot(snapshot.encode("utf-8"))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise MalformedError("since", f"saved state is malformed: {error!r}") from error
-        return cls(anchor, state, CompactRange(size, frontier), {}, fields.optional_str("checkpoint"))
+        return cls(anchor, state, CompactRange(size, frontier), {}, fields.optional_text("checkpoint"))
 
 
 Judged = Callable[[LedgerState | None, Entry, LedgerState, Statement], None]
