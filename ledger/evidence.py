@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.documents import load_document
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
-from ledger.keys import VerifierKey, decode_base64
+from ledger.encoding import decode_base64
+from ledger.keys import VerifierKey
 from ledger.merkle import verify_consistency
 
 EVIDENCE_VERSION = 1

@@ -28,7 +28,8 @@ from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
 from ledger.documents import load_document
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
-from ledger.keys import VerifierKey, decode_base64
+from ledger.encoding import decode_base64
+from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange, verify_consistency
 from ledger.note import Note
 from ledger.statement import Statement
