@@ -15,6 +15,7 @@ from cli.options import (
     log_option,
     output_path,
     pass_session,
+    operator_passphrase_option,
     passphrase_env_option,
     speaker,
     store_option,
@@ -37,13 +38,6 @@ operator_key_option = click.option(
     envvar="ACCORD_OPERATOR_KEY",
     type=click.Path(exists=True, dir_okay=False),
     help="The operator's key file: publish a checkpoint after appending (env ACCORD_OPERATOR_KEY).",
-)
-operator_passphrase_option = click.option(
-    "--operator-passphrase-env",
-    default="ACCORD_OPERATOR_PASSPHRASE",
-    show_default=True,
-    metavar="NAME",
-    help="Environment variable holding the operator key's passphrase.",
 )
 receipt_option = click.option(
     "--receipt", type=click.Path(dir_okay=False), callback=output_path, help="Write the entry's receipt (C2SP tlog-proof) here."

@@ -9,8 +9,18 @@ from typing import Any
 
 import click
 
-from cli.acting import operator_key_option, operator_passphrase_option, read_note_or_statement, submit_note
-from cli.options import Session, emit, json_option, missing_sqlite_file, pass_session, read_text, store_option, time_value
+from cli.acting import operator_key_option, read_note_or_statement, submit_note
+from cli.options import (
+    Session,
+    emit,
+    json_option,
+    missing_sqlite_file,
+    operator_passphrase_option,
+    pass_session,
+    read_text,
+    store_option,
+    time_value,
+)
 from domain import commands
 from domain.charter import OPERATOR, check_categories, parse_settings
 from ledger.bundle import Bundle

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,9 +18,9 @@ import click
 
 from domain.charter import OPERATOR, parse_duration
 from ledger.documents import MAX_ARGUMENT, parse_json
-from ledger.errors import AccordError, MalformedError, StorageError
-from ledger.keyfile import read_key_file
-from ledger.keys import Signer
+from ledger.errors import AccordError, KeyFileError, MalformedError, StorageError
+from ledger.keyfile import read_key_file, read_verifier_key
+from ledger.keys import Signer, VerifierKey
 from ledger.store import store_environment
 from ledger.timefmt import format_time, parse_time
 from projections.ledger import Ledger
@@ -52,6 +53,12 @@ def failure_document(error: AccordError) -> dict[str, Any]:
     return {"version": JSON_VERSION, "ok": False, "error": {"component": error.component, "message": str(error), "index": index}}
 
 
+class BadInput(Refused):
+    """Input refused before any work (a passphrase too short to make a key with): one line, exit 2."""
+
+    exit_code = 2
+
+
 class AccordGroup(click.Group):
     """A group whose commands' AccordErrors become one line on stderr and exit code 1
     (and, under --json, a failure document on stdout): the one place errors meet the user."""
@@ -78,6 +85,8 @@ class Session:
     _ledger: Ledger | None = field(default=None, repr=False)
     _remote: Any = field(default=None, repr=False)
     _signers: dict[str, Signer] = field(default_factory=dict, repr=False)
+    passphrase_files: dict[str, str] = field(default_factory=dict, repr=False)
+    """``--...-passphrase-file`` paths by the variable their ``--...-passphrase-env`` defaults to."""
 
     def signer(self, key_file: str, passphrase_env: str) -> Signer:
         """The key in ``key_file``, asked for its passphrase once per command."""
@@ -179,25 +188,126 @@ json_option = click.option(
 )
 as_of_option = click.option("--as-of", type=click.IntRange(min=0), metavar="N", help="Read the view as of entry N.")
 key_option = click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Your encrypted key file.")
-passphrase_env_option = click.option(
-    "--passphrase-env",
-    default="ACCORD_PASSPHRASE",
-    show_default=True,
-    metavar="NAME",
-    help="Environment variable holding the key file's passphrase; without it you are asked.",
-)
+
+
+def _passphrase_file(variable: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    """Remember ``--...-passphrase-file PATH`` as the source of the passphrase otherwise read from ``$variable``'s option."""
+
+    def remember(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Session).passphrase_files[variable] = value
+
+    return remember
+
+
+def passphrase_options(prefix: str, variable: str, whose: str) -> Callable[[F], F]:
+    """``--{prefix}passphrase-env NAME`` and ``--{prefix}passphrase-file PATH``: one naming scheme for every key a command opens.
+
+    ``--key`` goes with ``--passphrase-*``, ``--operator-key`` with
+    ``--operator-passphrase-*``, ``--new-key`` and ``--replacement-key`` with
+    ``--new-passphrase-*``. Without either, the passphrase is asked for on
+    the terminal.
+    """
+    env = click.option(
+        f"--{prefix}passphrase-env",
+        default=variable,
+        show_default=True,
+        metavar="NAME",
+        help=f"Environment variable holding {whose} passphrase; without it (or --{prefix}passphrase-file) you are asked.",
+    )
+    from_file = click.option(
+        f"--{prefix}passphrase-file",
+        metavar="PATH",
+        type=click.Path(exists=True, dir_okay=False),
+        expose_value=False,
+        callback=_passphrase_file(variable),
+        help=f"A file whose first line is {whose} passphrase.",
+    )
+
+    def decorate(function: F) -> F:
+        return env(from_file(function))
+
+    return decorate
+
+
+passphrase_env_option = passphrase_options("", "ACCORD_PASSPHRASE", "your key file's")
+operator_passphrase_option = passphrase_options("operator-", "ACCORD_OPERATOR_PASSPHRASE", "the operator key's")
+new_passphrase_option = passphrase_options("new-", "ACCORD_NEW_PASSPHRASE", "the new key file's")
 
 
 def passphrase(variable: str, *, confirm: bool = False, key_file: str = "the key file") -> bytes:
-    """The passphrase from ``$variable``, or asked for on the terminal (never echoed)."""
+    """The passphrase from the ``--...-passphrase-file`` given, ``$variable``, or the terminal (never echoed).
+
+    With none of them, a one-line KeyFileError names the variable: never a
+    GetPassWarning and an "Aborted!".
+    """
+    ctx = click.get_current_context(silent=True)
+    session = ctx.find_object(Session) if ctx is not None else None
+    source = None if session is None else session.passphrase_files.get(variable)
+    if source is not None:
+        try:
+            return Path(source).read_text(encoding="utf-8").split("\n", 1)[0].encode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise KeyFileError("passphrase", f"cannot read the passphrase file {source}: {error}") from None
     value = os.environ.get(variable)
     if value is None:
-        value = click.prompt(f"Passphrase for {key_file}", hide_input=True, confirmation_prompt=confirm, err=True)
+        value = _asked(f"Passphrase for {key_file}", confirm) if sys.stdin.isatty() else _piped(f"Passphrase for {key_file}", confirm)
+        if value is None:
+            raise KeyFileError(
+                "passphrase", f"no passphrase for {key_file}: set {variable}, give a passphrase file, or run on a terminal"
+            )
     return value.encode("utf-8")
 
 
+def _asked(prompt: str, confirm: bool) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # getpass's GetPassWarning: the caller's refusal says it in one line
+            answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    except click.Abort:
+        return None
+    return answer
+
+
+def _piped(prompt: str, confirm: bool) -> str | None:
+    """The passphrase as lines on a standard input that is no terminal; None at its end (never a hang, never "Aborted!")."""
+    answers = []
+    for question in (prompt, "Repeat for confirmation")[: 2 if confirm else 1]:
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        click.echo(f"{question}: ", err=True)
+        answers.append(line.rstrip("\r\n"))
+    if len(set(answers)) != 1:
+        raise KeyFileError("passphrase", "the two passphrases typed differ")
+    return answers[0]
+
+
 def load_signer(key_file: str, passphrase_env: str) -> Signer:
-    return read_key_file(key_file, passphrase(passphrase_env, key_file=key_file))
+    """The key in ``key_file``; its passphrase is asked for only if the file holds an encrypted key."""
+    return read_key_file(key_file, lambda: passphrase(passphrase_env, key_file=key_file))
+
+
+class VerifierKeyType(click.ParamType):
+    """A verifier key given as text, as a ``.pub`` file, or as a key file (whose first line names it)."""
+
+    name = "VKEY|FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> VerifierKey:
+        if isinstance(value, VerifierKey):
+            return value
+        try:
+            return VerifierKey.from_text(value)
+        except MalformedError as error:
+            if not Path(value).is_file():
+                self.fail(f"want a verifier key, a .pub file or a key file, got {value!r}: {error.problem}", param, ctx)
+        try:
+            return read_verifier_key(value)
+        except KeyFileError as error:
+            self.fail(error.problem, param, ctx)
+
+
+VERIFIER_KEY = VerifierKeyType()
 
 
 def output_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.acting import operator_passphrase_option
+from cli.options import operator_passphrase_option
 from cli.options import Session, load_signer, pass_session, store_option
 
 

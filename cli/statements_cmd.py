@@ -11,12 +11,12 @@ from cli.acting import (
     act,
     acting,
     operator_key_option,
-    operator_passphrase_option,
     read_note_or_statement,
     submit_note,
     write_or_print,
 )
 from cli.options import (
+    operator_passphrase_option,
     Session,
     json_object,
     key_option,

@@ -28,13 +28,15 @@ from click.testing import CliRunner, Result
 from cli.main import accord
 from domain.charter import OPERATOR
 from ledger.entry import Entry
-from ledger.keyfile import write_key_file
+from ledger.keyfile import ScryptParameters, write_key_file
 from ledger.keys import Signer, VerifierKey
 from ledger.merkle import HASH_SIZE, completed_nodes
 from ledger.store import LOG_STREAM
 from tests.domain.scenario import ORIGIN, new_signer
 
 PASSPHRASE = "correct horse battery staple"
+TEST_SCRYPT = ScryptParameters(log2_n=10)
+"""Cheap scrypt for the fixtures' key files, which every command opens; keygen's own cost is pinned in tests/ledger/test_keyfile.py."""
 MEMBERS = ("de", "fr", "pl", "ua")
 OBSERVERS = ("in",)
 PASSPHRASE_VARIABLES = ("ACCORD_PASSPHRASE", "ACCORD_OPERATOR_PASSPHRASE", "ACCORD_NEW_PASSPHRASE")
@@ -88,7 +90,7 @@ def key_file_name(actor: str, generation: int = 0) -> str:
 def write_key(directory: Path, actor: str, generation: int = 0, passphrase: str = PASSPHRASE) -> Path:
     path = directory / key_file_name(actor, generation)
     if not path.exists():
-        write_key_file(path, signer(actor, generation), passphrase.encode())
+        write_key_file(path, signer(actor, generation), passphrase.encode(), scrypt=TEST_SCRYPT)
     return path
 
 

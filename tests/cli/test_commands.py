@@ -74,8 +74,9 @@ def test_keygen_writes_an_encrypted_key_file_mode_0600_and_prints_only_its_verif
     assert key.name == f"{ORIGIN}/ee"
     assert stat.S_IMODE(os.stat("ee.key").st_mode) == 0o600
     content = Path("ee.key").read_text()
-    assert content.startswith(f"{KEY_FILE_MAGIC} {out.strip()}\n-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    assert "ENCRYPTED" not in out and "PRIVATE" not in out
+    assert content.startswith(f"{KEY_FILE_MAGIC} {out.strip()}\nscrypt log2N=17 r=8 p=1 salt=")
+    assert Path("ee.key.pub").read_text() == out
+    assert "scrypt" not in out and "sealed" not in out
 
 
 def test_keygen_without_actor_makes_the_operator_key_named_after_the_origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,7 +107,7 @@ def test_keygen_refuses_to_overwrite_an_existing_key_file(tmp_path: Path, monkey
 def test_keygen_refuses_an_empty_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ACCORD_PASSPHRASE", "")
-    one_line_error("keygen", "--origin", ORIGIN, "--actor", "ee", "--out", "ee.key",
+    one_line_error("keygen", "--origin", ORIGIN, "--actor", "ee", "--out", "ee.key", code=2,
                    message="accord: key file: empty passphrase for ee.key: a key file is always encrypted")
     assert not Path("ee.key").exists()
 

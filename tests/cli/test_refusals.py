@@ -387,7 +387,7 @@ def test_wrong_passphrase_leaves_the_file_to_sign_unsigned(council: Council, mon
 def test_file_that_is_not_a_key_file_is_refused(council: Council) -> None:
     Path("notes.txt").write_text("my passphrase is hunter2\n")
     result = council.refused("say", "--text", "Hello", "--key", "notes.txt", message=(
-        "accord: key file: notes.txt is not an Accord key file: want a first line 'accord-key-v1 <verifier key>'"
+        "accord: key file: notes.txt is not an Accord key file: want a first line 'accord-key-v2 <verifier key>'"
     ))
     assert "hunter2" not in result.stderr
 

@@ -1,21 +1,15 @@
-"""Keys: key ids, verifier keys, signers, and encrypted key files."""
+"""Keys: key ids, verifier keys, signers (key files: test_keyfile.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import stat
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from ledger.errors import KeyFileError, MalformedError
-from ledger.keyfile import read_key_file, write_key_file
+from ledger.errors import MalformedError
 from ledger.keys import COSIGNATURE_V1, ED25519, Signer, VerifierKey, key_id
 from tests.vectorfiles import accord_golden
 
@@ -27,9 +21,6 @@ PETER_PRIVATE = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hf
 PETER_SEED_B64 = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
-
-PASSPHRASE = b"correct horse battery staple"
-
 
 def golden_signer(actor: str, sig_type: int = ED25519) -> Signer:
     name = ORIGIN if actor == "operator" else f"{ORIGIN}/{actor}"
@@ -224,156 +215,6 @@ def test_seed_of_the_wrong_length_is_refused() -> None:
 def test_signer_with_an_invalid_name_is_refused() -> None:
     with pytest.raises(MalformedError, match=r"^key: key name 'a b' contains a space \(U\+0020\)$"):
         Signer.generate("a b")
-
-
-# -- key files -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("sig_type", [ED25519, COSIGNATURE_V1])
-def test_key_file_written_then_read_gives_the_same_key(tmp_path: Path, sig_type: int) -> None:
-    signer = golden_signer("fr", sig_type)
-    path = tmp_path / "fr.key"
-    write_key_file(path, signer, PASSPHRASE)
-    read = read_key_file(path, PASSPHRASE)
-    assert read.verifier_key() == signer.verifier_key()
-    assert read.sign(b"message") == signer.sign(b"message")
-
-
-def test_key_file_names_its_key_in_clear_and_holds_the_private_key_encrypted(tmp_path: Path) -> None:
-    signer = golden_signer("de")
-    path = tmp_path / "de.key"
-    write_key_file(path, signer, PASSPHRASE)
-    lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[0] == "accord-key-v1 " + GOLDEN["keys"]["de"]["vkey"]
-    assert lines[1] == "-----BEGIN ENCRYPTED PRIVATE KEY-----"
-    assert lines[-2:] == ["-----END ENCRYPTED PRIVATE KEY-----", ""]
-    assert bytes.fromhex(GOLDEN["keys"]["de"]["seed_hex"]) not in path.read_bytes()
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    yield
-    os.umask(previous)
-
-
-def test_key_file_has_mode_0600_even_under_a_permissive_umask(tmp_path: Path, permissive_umask: None) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    write_key_file(path, golden_signer("fr"), PASSPHRASE, overwrite=True)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [entry.name for entry in tmp_path.iterdir()] == ["de.key"]  # no temporary file left
-
-
-def test_key_file_read_with_a_wrong_passphrase_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    for wrong in (b"correct horse battery stapler", b""):
-        with pytest.raises(KeyFileError) as refused:
-            read_key_file(path, wrong)
-        assert str(refused.value) == f"key file: wrong passphrase for {path}"
-
-
-def test_key_file_with_an_empty_passphrase_is_never_written(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    with pytest.raises(KeyFileError) as refused:
-        write_key_file(path, golden_signer("de"), b"")
-    assert str(refused.value) == f"key file: empty passphrase for {path}: a key file is always encrypted"
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_existing_key_file_is_not_overwritten_unless_asked(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    before = path.read_bytes()
-    with pytest.raises(KeyFileError) as refused:
-        write_key_file(path, golden_signer("fr"), PASSPHRASE)
-    assert str(refused.value) == f"key file: {path} already exists; refusing to overwrite a key"
-    assert path.read_bytes() == before
-    assert [entry.name for entry in tmp_path.iterdir()] == ["de.key"]
-    write_key_file(path, golden_signer("fr"), PASSPHRASE, overwrite=True)
-    assert read_key_file(path, PASSPHRASE).name == f"{ORIGIN}/fr"
-
-
-def test_missing_key_file_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "absent.key"
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: no key file at {path}"
-
-
-def test_key_file_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "absent" / "de.key"
-    with pytest.raises(KeyFileError) as refused:
-        write_key_file(path, golden_signer("de"), PASSPHRASE)
-    assert str(refused.value) == f"key file: cannot write {path}: No such file or directory"
-
-
-def test_file_that_is_not_a_key_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    path = tmp_path / "go.key"
-    path.write_text(PETER_PRIVATE + "\n")
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: {path} is not an Accord key file: want a first line 'accord-key-v1 <verifier key>'"
-    path.write_bytes(b"\xff\xfe")
-    with pytest.raises(KeyFileError, match=r"is not an Accord key file: not UTF-8 text$"):
-        read_key_file(path, PASSPHRASE)
-
-
-def test_key_file_with_a_malformed_first_line_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    header, rest = path.read_text().split("\n", 1)
-    path.write_text(header[:-1] + "\n" + rest)
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: {path}: first line: key: got invalid base64, want RFC 4648 standard base64"
-
-
-def test_key_file_whose_first_line_names_another_key_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    rest = path.read_text().split("\n", 1)[1]
-    path.write_text(f"accord-key-v1 {GOLDEN['keys']['fr']['vkey']}\n{rest}")
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == (
-        f"key file: {path}: private key does not match the key on its first line, {ORIGIN}/fr+8eac8ec4"
-    )
-
-
-def test_key_file_with_a_truncated_private_key_block_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    path.write_text("\n".join(path.read_text().split("\n")[:-2]) + "\n")
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: {path}: want an encrypted PKCS#8 PEM block after the first line"
-
-
-def test_key_file_with_a_corrupted_private_key_block_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    write_key_file(path, golden_signer("de"), PASSPHRASE)
-    lines = path.read_text().split("\n")
-    lines[2] = "*" + lines[2][1:]
-    path.write_text("\n".join(lines))
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: {path}: PEM block is not base64"
-
-
-def test_key_file_holding_a_key_other_than_ed25519_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "de.key"
-    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(PASSPHRASE),
-    )
-    path.write_bytes(f"accord-key-v1 {GOLDEN['keys']['de']['vkey']}\n".encode() + other)
-    with pytest.raises(KeyFileError) as refused:
-        read_key_file(path, PASSPHRASE)
-    assert str(refused.value) == f"key file: {path}: private key is not an Ed25519 key"
 
 
 def test_the_rules_import_no_module_that_reads_or_writes_key_files() -> None:
