@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import appends, gitlog, ledgers, postgres, proofs, reads, signatures, verifying
+from bench import appends, gitlog, keyfiles, ledgers, postgres, proofs, reads, signatures, verifying
 from bench.context import Bench, BenchError, MeasurementFailed, Sizes
 from bench.report import Failed, Figure, Outcome, Skipped, cpu_seconds, load_average, machine, render_table, results_document, write_results
 
@@ -28,6 +28,7 @@ FigureFunction = Callable[[Bench], Outcome]
 FIGURES: tuple[tuple[str, FigureFunction], ...] = (
     ("ed25519.verify", signatures.ed25519_verify),
     ("ed25519.verify.libsodium", signatures.ed25519_verify_libsodium),
+    ("keys.open", keyfiles.keys_open),
     ("append.sqlite.one-per-tx", appends.append_one_per_transaction),
     ("append.sqlite.batch-1000", appends.append_batched),
     ("append.sqlite.checked-one-per-tx", appends.append_checked_one_per_transaction),

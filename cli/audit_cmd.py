@@ -13,6 +13,7 @@ import click
 
 from cli.acting import operator_passphrase_option
 from cli.options import (
+    VERIFIER_KEY,
     Session,
     emit,
     json_option,
@@ -41,9 +42,8 @@ def workers_for(entries: int) -> int:
     return (os.cpu_count() or 1) if entries >= PARALLEL_FROM else 1
 
 
-def as_witness_key(text: str) -> VerifierKey:
+def as_witness_key(key: VerifierKey) -> VerifierKey:
     """A witness key in its cosignature/v1 form: a member's Ed25519 verifier key is accepted too."""
-    key = VerifierKey.from_text(text)
     return key if key.sig_type == COSIGNATURE_V1 else VerifierKey(key.name, COSIGNATURE_V1, key.public)
 
 
@@ -67,7 +67,8 @@ verifier_option = click.option(
 )
 anchor_option = click.option("--anchor", required=True, metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (hex).")
 witness_options = (
-    click.option("--witness", "witnesses", multiple=True, metavar="VKEY", help="A witness's verifier key, Ed25519 or cosignature form (repeatable)."),
+    click.option("--witness", "witnesses", multiple=True, type=VERIFIER_KEY,
+                 help="A witness's verifier key, Ed25519 or cosignature form, or its .pub or key file (repeatable)."),
     click.option(
         "--witness-quorum", type=click.IntRange(min=0), metavar="K",
         help="How many of the witnesses must have cosigned (default: every one named).",
@@ -84,8 +85,8 @@ def with_witnesses(command: Any) -> Any:
     """--witness and --witness-quorum; the command gets ``witnesses`` as keys and ``witness_quorum`` resolved."""
 
     @functools.wraps(command)
-    def resolved(*args: Any, witnesses: tuple[str, ...], witness_quorum: int | None, **kwargs: Any) -> Any:
-        keys = [as_witness_key(text) for text in witnesses]
+    def resolved(*args: Any, witnesses: tuple[VerifierKey, ...], witness_quorum: int | None, **kwargs: Any) -> Any:
+        keys = [as_witness_key(key) for key in witnesses]
         return command(*args, witnesses=keys, witness_quorum=quorum_of(keys, witness_quorum), **kwargs)
 
     for option in reversed(witness_options):
@@ -336,10 +337,10 @@ def verify_certificate_command(file: str, anchor: str, witnesses: list[VerifierK
 @click.argument("first", metavar="CHECKPOINT_A", type=click.Path(exists=True, dir_okay=False))
 @click.argument("second", metavar="CHECKPOINT_B", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the evidence file.")
-@click.option("--operator", "operator_key", metavar="VKEY", help="The operator's verifier key (default: from the store's charter).")
+@click.option("--operator", "operator_key", type=VERIFIER_KEY, help="The operator's verifier key, .pub or key file (default: from the store's charter).")
 @store_option
 @pass_session
-def evidence(session: Session, first: str, second: str, out: str, operator_key: str | None) -> None:
+def evidence(session: Session, first: str, second: str, out: str, operator_key: VerifierKey | None) -> None:
     """Turn two signed checkpoints of one origin that are not consistent into portable evidence.
 
     When the sizes differ, the store must hold the larger checkpoint's tree.
@@ -350,7 +351,7 @@ def evidence(session: Session, first: str, second: str, out: str, operator_key: 
     """
     ledger = session.ledger()
     if operator_key is not None:
-        operator = VerifierKey.from_text(operator_key)
+        operator = operator_key
     else:
         state = ledger.state()
         keys = operator_keys(state)
@@ -370,15 +371,15 @@ def evidence(session: Session, first: str, second: str, out: str, operator_key: 
 
 @click.command("check-evidence")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--operator", "operator_key", metavar="VKEY", help="Pin the operator's verifier key.")
-def check_evidence_command(file: str, operator_key: str | None) -> None:
+@click.option("--operator", "operator_key", type=VERIFIER_KEY, help="Pin the operator's verifier key (or its .pub or key file).")
+def check_evidence_command(file: str, operator_key: VerifierKey | None) -> None:
     """Check an equivocation evidence file: exit 0 if it proves the operator signed two inconsistent trees.
 
     \b
     Example:
       accord check-evidence equivocation.json --operator accord.example/european-security+1a2b3c4d+AQ...
     """
-    proven = check_evidence(read_text(file), VerifierKey.from_text(operator_key) if operator_key else None)
+    proven = check_evidence(read_text(file), operator_key)
     small, large = proven.smaller, proven.larger
     if small.size == large.size:
         click.echo(f"equivocation by {proven.origin}: two roots signed for size {small.size}: {small.root_hash.hex()} and {large.root_hash.hex()}")

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.audit_cmd import with_witnesses
-from cli.options import emit, json_option, read_text
+from cli.options import VERIFIER_KEY, emit, json_option, read_text
 from ledger.keys import VerifierKey
 from ledger.receipt import verify_receipt
-
-
-def verifier_key_or_file(ctx: click.Context, param: click.Parameter, value: str) -> VerifierKey:
-    """A verifier key given as its text, or as a file holding it."""
-    text = read_text(value).strip() if Path(value).is_file() else value
-    return VerifierKey.from_text(text)
 
 
 @click.command("verify-receipt")
 @click.argument("receipt", type=click.Path(exists=True, dir_okay=False))
 @click.option("--statement", "statement_file", required=True, type=click.Path(exists=True, dir_okay=False), help="The signed statement as submitted.")
-@click.option("--log-key", "log_key", required=True, metavar="VKEY|FILE", callback=verifier_key_or_file, help="The operator's verifier key, or a file holding it.")
+@click.option("--log-key", "log_key", required=True, type=VERIFIER_KEY, help="The operator's verifier key, or its .pub or key file.")
 @with_witnesses
 @json_option
 def verify_receipt_command(receipt: str, statement_file: str, log_key: VerifierKey, witnesses: list[VerifierKey], witness_quorum: int, as_json: bool) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
-from cli.options import Session, key_option, pass_session, passphrase_env_option, read_text
+from cli.options import VERIFIER_KEY, Session, key_option, pass_session, passphrase_env_option, read_text
 from ledger.encoding import decode_base64
 from ledger.errors import MalformedError
-from ledger.keyfile import KEY_FILE_MAGIC
 from ledger.keys import ED25519, VerifierKey
 from ledger.witness import AddCheckpoint, WitnessRefusal
 from ledger.witness_state import WitnessState
@@ -18,14 +16,10 @@ from ledger.witness_state import WitnessState
 
 def log_key(text: str) -> VerifierKey:
     """A log's verifier key, given as text, a .pub file or a key file (whose first line names it)."""
-    path = Path(text)
-    if "+" not in text or path.is_file():
-        try:
-            first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
-        except (OSError, UnicodeDecodeError) as error:
-            raise MalformedError("--log-key", f"want a verifier key or a key file, got {text!r} ({error.__class__.__name__})") from error
-        text = first.removeprefix(KEY_FILE_MAGIC + " ")
-    key = VerifierKey.from_text(text)
+    try:
+        key = VERIFIER_KEY.convert(text, None, None)
+    except click.BadParameter as error:
+        raise MalformedError("--log-key", error.message) from None
     if key.sig_type != ED25519:
         raise MalformedError("--log-key", f"{key.label} has type 0x{key.sig_type:02x}, want a log's Ed25519 key (0x01)")
     return key
