@@ -24,6 +24,7 @@ import click
 
 from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.store import LOG_STREAM
+from ledger.timefmt import format_time
 
 ORIGIN = "accord.example/european-security"
 PASSPHRASE = "correct horse battery staple"
@@ -38,6 +39,8 @@ FOUNDERS = [
 ]
 MEMBERS = [actor for actor, _, _ in FOUNDERS]
 PERIOD = 3
+VOTING = 40
+"""Seconds the demo's proposals stay open: room for a dozen votes, each opening a scrypt-sealed key file (~0.5 s)."""
 REGISTER_URL = "http://127.0.0.1:8000/"
 """Where ``accord serve`` shows the register by default (its --listen default)."""
 """Seconds: every voting period and the withdrawal notice, so the story fits in a minute."""
@@ -194,7 +197,8 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
 
     chapter("3. Proposals under each procedure")
 
-    deadline = f"+{PERIOD}s"
+    closes_at = int(time.time()) + VOTING
+    deadline = format_time(closes_at)
     india = {"candidate": {"id": "in", "name": "India", "role": "observer", "keys": [keys["in"]]}}
 
     admission = run("propose", "--category", "admission", "--title", "Admit India as observer", "--text", "India is invited to observe and mediate.",
@@ -237,7 +241,7 @@ def _tell(story: Story, folder: Path) -> None:  # noqa: PLR0915 - a story is lon
 
     chapter("6. Serbia withdraws: final once the notice period has passed")
     run("membership", "withdraw", "--reason", "Sovereign decision", "--key", "rs.key")
-    story.wait(PERIOD + 1, "the voting periods and the withdrawal notice pass")
+    story.wait(max(PERIOD, closes_at - time.time()) + 1, "the voting periods and the withdrawal notice pass")
 
     chapter("7. Closing: outcomes computed by the rules, decisions numbered on adoption")
     for proposal in (admission, hotline, exercise, operation, finding):
