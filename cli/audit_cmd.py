@@ -11,13 +11,13 @@ from typing import Any
 
 import click
 
-from cli.acting import operator_passphrase_option
 from cli.options import (
     VERIFIER_KEY,
     Session,
     emit,
     json_option,
     log_option,
+    operator_passphrase_option,
     output_path,
     pass_session,
     progress,
