@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cli.options import (
     write_atomically,
 )
 from domain import commands
+from domain.rules import check_statement
 from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
@@ -30,7 +32,7 @@ from ledger.keys import Signer
 from ledger.log import wall_clock
 from ledger.note import Note, sign_note
 from ledger.receipt import dated
-from ledger.statement import Statement
+from ledger.statement import Statement, check_actor_id
 from ledger.timefmt import format_time
 
 operator_key_option = click.option(
@@ -142,6 +144,24 @@ def act(
     after = session.ledger().state()
     assert after is not None
     return entry, after
+
+
+def key_speaker(signer: Signer) -> tuple[str, str]:
+    """The origin and actor a member's key is named for (``<origin>/<actor>``), with no ledger at hand."""
+    origin, slash, actor = signer.name.rpartition("/")
+    if not slash or not origin:
+        raise MalformedError("key", f"key {signer.name} names no actor: want a key named <origin>/<actor>")
+    check_actor_id(actor, "key")
+    return origin, actor
+
+
+def sign_offline(signer: Signer, kind: str, body: Mapping[str, Any], signed_at: str | None = None) -> Note:
+    """A statement of ``kind`` by the key's actor, checked as 'accord submit' will check it
+    (all that needs no ledger), and signed: one step on an air-gapped machine."""
+    origin, actor = key_speaker(signer)
+    statement = commands.statement(origin, kind, actor, signed_at or format_time(int(time.time())), body)
+    check_statement(statement)
+    return sign_note(statement.to_text(), signer)
 
 
 def read_note_or_statement(text: str) -> Note | Statement:

@@ -23,6 +23,7 @@ from cli.options import (
 )
 from domain import commands
 from domain.charter import OPERATOR, check_categories, parse_settings
+from domain.rules import check_statement
 from ledger.bundle import Bundle
 from ledger.documents import MAX_DEPTH, check_depth
 from ledger.entry import Entry
@@ -74,6 +75,8 @@ def charter_from_toml(text: str, signed_at: str) -> str:
         signed_at_skew=document.get("signed_at_skew"),
         witness_lag=document.get("witness_lag"),
     )
+    # Every check init will run but the signatures: a mistake is found before any founder signs.
+    check_statement(statement)
     return statement.to_text()
 
 

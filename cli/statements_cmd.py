@@ -12,6 +12,7 @@ from cli.acting import (
     acting,
     operator_key_option,
     read_note_or_statement,
+    sign_offline,
     submit_note,
     write_or_print,
 )
@@ -30,7 +31,7 @@ from cli.options import (
     time_value,
 )
 from domain import commands
-from domain.rules import check_statement_kinds, read_statement
+from domain.rules import check_statement, check_statement_kinds, read_statement
 from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import MalformedError
 from ledger.note import sign_note
@@ -60,6 +61,10 @@ def _field(text: str) -> tuple[str, Any]:
 def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_json: dict[str, Any] | None, signed_at: str, out: str | None) -> None:
     """Write an unsigned statement of KIND, to sign with 'accord sign' (no ledger needed).
 
+    Its body is checked first, as 'accord submit' will check it (every field
+    present and known, of its type): a statement that cannot pass is refused
+    here, before anyone signs it on an air-gapped machine.
+
     \b
     Example, a vote prepared and signed on an air-gapped machine:
       accord prepare vote.cast --origin accord.example/european-security --actor de \\
@@ -70,6 +75,7 @@ def prepare(kind: str, origin: str, actor: str, fields: tuple[str, ...], body_js
     body: dict[str, Any] = dict(body_json or {})
     body.update(_field(text) for text in fields)
     statement = commands.statement(origin, kind, actor, signed_at, body)
+    check_statement(statement)
     write_or_print(out, statement.to_text())
 
 
@@ -156,17 +162,27 @@ def propose(session: Session, key_file: str, passphrase_env: str, category: str,
 @click.argument("proposal")
 @click.argument("position", type=click.Choice(["approve", "object", "abstain"]))
 @click.option("--explanation", help="Why (kept in the log with the vote).")
+@click.option("--offline", is_flag=True, help="Sign the vote without a ledger (origin and actor from the key's name) and write the signed note.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=output_path, help="With --offline: write the signed note here (default: stdout).")
 @acting
-def vote(session: Session, key_file: str, passphrase_env: str, proposal: str, position: str, explanation: str | None, **submit: Any) -> None:
+def vote(session: Session, key_file: str, passphrase_env: str, proposal: str, position: str, explanation: str | None,
+         offline: bool, out: str | None, **submit: Any) -> None:
     """Cast (or change) your position on PROPOSAL before its deadline.
 
     \b
     Example:
       accord vote P-3 object --explanation "Not without a mandate" --key fr.key
+    On an air-gapped machine, in one step (then 'accord submit vote.note'):
+      accord vote P-3 approve --key fr.key --offline --out vote.note
     """
     body = {"proposal": proposal, "position": position}
     if explanation:
         body["explanation"] = explanation
+    if offline:
+        write_or_print(out, sign_offline(session.signer(key_file, passphrase_env), "vote.cast", body).to_text())
+        return
+    if out is not None:
+        raise click.UsageError("--out writes an offline vote: give --offline too")
     entry, _ = act(session, key_file, passphrase_env, "vote.cast", body, **submit)
     _done(entry.index, f"{position} on {proposal}")
 

@@ -54,7 +54,7 @@ class Shape:
     def text(self, name: str, *, empty: bool = False) -> str:
         value = self.body.get(name)
         if not isinstance(value, str) or (not empty and not value.strip()):
-            raise self.malformed(name, f"{name} must be a non-empty string, got {value!r}")
+            raise self.malformed(name, f"{name} must be {'a' if empty else 'a non-empty'} string, got {value!r}")
         return value
 
     def optional_text(self, name: str) -> str | None:
