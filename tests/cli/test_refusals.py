@@ -300,10 +300,13 @@ def test_statement_of_an_unknown_kind_is_refused(council: Council, clock: FakeCl
     council.refused("submit", "rig.note", message="accord: vote.rig: unknown statement kind 'vote.rig'")
 
 
-def test_vote_with_an_unknown_body_field_is_refused(council: Council) -> None:
+def test_vote_with_an_unknown_body_field_is_refused(council: Council, clock: FakeClock) -> None:
     proposal = council.propose()
-    vote = handmade(council, "fr", "vote.cast", {"proposal": proposal, "position": "approve", "weight": 2})
-    council.refused("submit", vote, message="accord: vote.cast: unknown field weight")
+    body = {"proposal": proposal, "position": "approve", "weight": 2}
+    council.refused("prepare", "vote.cast", "--origin", ORIGIN, "--actor", "fr", "--body", json.dumps(body), message="accord: vote.cast: unknown field weight")
+    statement = commands.statement(ORIGIN, "vote.cast", "fr", format_time(clock.now), body)  # signed without prepare's check
+    Path("vote.note").write_text(sign_note(statement.to_text(), signer("fr")).to_text())
+    council.refused("submit", "vote.note", message="accord: vote.cast: unknown field weight")
 
 
 def test_file_that_is_not_utf8_is_refused(council: Council) -> None:
