@@ -31,10 +31,12 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, VerificationError
 from ledger.evidence import build_evidence, check_evidence
 from ledger.keys import COSIGNATURE_V1, VerifierKey
+from ledger.policy import Policy
 from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size, operator_keys
 from projections.certificate import build_certificate, verify_certificate
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle
+from projections.witnessed import InconsistentCheckpoint, PolicyCheck
 
 
 def workers_for(entries: int) -> int:
@@ -81,6 +83,17 @@ def quorum_of(keys: Sequence[VerifierKey], quorum: int | None) -> int:
     return len({key.label for key in keys}) if quorum is None else quorum
 
 
+def read_policy(ctx: click.Context, param: click.Parameter, value: str | None) -> Policy | None:
+    """A --policy FILE, parsed (strictly) before any work is done."""
+    return None if value is None else Policy.from_text(read_text(value).encode("utf-8", "surrogateescape"))
+
+
+policy_option = click.option(
+    "--policy", type=click.Path(exists=True, dir_okay=False), callback=read_policy,
+    help="A C2SP tlog-policy file: its quorum must have cosigned, and witnessed time bounds every logged_at.",
+)
+
+
 def with_witnesses(command: Any) -> Any:
     """--witness and --witness-quorum; the command gets ``witnesses`` as keys and ``witness_quorum`` resolved."""
 
@@ -114,12 +127,20 @@ def _summary(result: Audit, source: str) -> dict[str, Any]:
     }
 
 
+def _equivocation(ledger: Any, published: str, checkpoint_note: str) -> str:
+    """Evidence that ``published`` contradicts the verified checkpoint, from this store's tree."""
+    operator = operator_keys(ledger.state())[-1]
+    return build_evidence(published, checkpoint_note, operator, lambda m, n: (ledger.log.root_at(m), ledger.log.consistency_proof(m, n)))
+
+
 def _render(d: dict[str, Any]) -> Iterable[str]:
     what = f"entries {d['checked_from']} to {d['entries'] - 1}" if d["checked_from"] else f"{d['entries']} entries from the charter"
     yield f"verified {what} of {d['source']} (anchor {d['anchor'][:16]}...): every index, time, signature, key and rule holds"
     yield f"root at size {d['checkpoint']['size']} matches the operator's checkpoint; {len(d['cosigners'])} witness cosignature(s) verified"
     if d.get("views"):
         yield "the stored views equal the views rebuilt from the log"
+    if "policy" in d:
+        yield f"the policy's quorum cosigned it ({', '.join(sorted(d['policy']))}) and every logged_at is within witness_lag of the witnesses' times"
 
 
 @click.command()
@@ -129,13 +150,16 @@ def _render(d: dict[str, Any]) -> Iterable[str]:
 @click.option("--since", "since_file", type=click.Path(exists=True, dir_okay=False), help="Continue from a verification saved with --save-state: only newer entries are checked.")
 @click.option("--save-state", "save_file", type=click.Path(dir_okay=False), callback=output_path, help="Save what this run verified, to continue from it with --since.")
 @with_witnesses
+@policy_option
+@click.option("--evidence", "evidence_file", type=click.Path(dir_okay=False), callback=output_path, help="If a published checkpoint contradicts the log, write the equivocation evidence here.")
 @verifier_option
 @store_option
 @log_option
 @json_option
 @pass_session
 def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
-           save_file: str | None, witnesses: list[VerifierKey], witness_quorum: int, verifier: str, as_json: bool) -> None:
+           save_file: str | None, witnesses: list[VerifierKey], witness_quorum: int, policy: Policy | None, evidence_file: str | None,
+           verifier: str, as_json: bool) -> None:
     """Replay the log from its charter (or from a saved point) and check every entry, the root, the checkpoint, the views.
 
     Exit 0 with a summary, or exit 1 naming the first bad entry and why.
@@ -170,9 +194,19 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             # Read to the end when it is covered, so that what trails the entries is refused too.
             entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
             total = stop - start
+            watched = PolicyCheck(policy, [note]) if policy else None
             with counting(total, "verifying") as tick:
-                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total), verifier=verifier)
+
+                def witnessed(before: Any, entry: Any, after: Any, statement: Any) -> None:
+                    if watched is not None:
+                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
+                    tick()
+
+                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=witnessed,
+                               workers=workers_for(total), verifier=verifier)
         document = _summary(result, bundle_path)
+        if watched is not None:
+            document["policy"] = watched.quorum(note)
     else:
         ledger = session.ledger()
         latest = ledger.log.latest_checkpoint()
@@ -185,19 +219,33 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             pass  # an entry the views cannot take: the replay names it with its index
         views = ViewCheck(ledger.views, start)
         total = ledger.log.size - start
+        published = list(dict.fromkeys(text for _, text in ledger.store.checkpoints()))
+        watched = PolicyCheck(policy, [note, *published]) if policy else None
         with counting(total, "verifying") as tick:
 
             def judged(before: Any, entry: Any, after: Any, statement: Any) -> None:
                 views(before, entry, after, statement)
+                if watched is not None:
+                    watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
                 tick()
 
             entries = ledger.log.entry_data(start)
-            result = audit(
-                entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
-                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
-            )
+            try:
+                result = audit(
+                    entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
+                    consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
+                    kept=published,
+                )
+            except InconsistentCheckpoint as error:
+                if evidence_file is None:
+                    raise
+                proof = _equivocation(ledger, error.note_text, note)
+                write_atomically(evidence_file, proof)
+                raise VerificationError(error.component, f"{error.problem}; evidence written to {evidence_file}") from error
         views.finish(result.replay.size)
         document = {**_summary(result, session.store_url), "views": True}
+        if watched is not None:
+            document["policy"] = watched.quorum(note)
     if save_file:
         write_atomically(save_file, result.replay.to_text())
     emit(document, as_json, _render)

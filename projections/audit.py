@@ -36,6 +36,7 @@ from ledger.statement import Statement
 from projections.checking import checked_entries, registry_of
 from projections.tables import ViewTables
 from projections.views import rows_for
+from projections.witnessed import InconsistentCheckpoint
 
 SAVED_VERSION = 1
 MAX_SAVED = 64 * 1024 * 1024
@@ -265,8 +266,13 @@ def audit(
     on_entry: Judged | None = None,
     workers: int = 1,
     verifier: str = "libsodium",
+    kept: Sequence[str] = (),
 ) -> Audit:
     """Verify ``entries`` (from the charter, or from where ``since`` ended) against a checkpoint.
+
+    ``kept`` are the other checkpoints the log published: each within the
+    entries checked must be signed by the operator and match the tree at its
+    size (InconsistentCheckpoint otherwise: an equivocation).
 
     With ``since``, the new checkpoint must extend the one verified before:
     its root is recomputed from the saved frontier and the new entries, and,
@@ -283,8 +289,17 @@ def audit(
             f"the saved verification already covers {start.size} entries, more than this checkpoint's {size}: "
             "give --since with a newer checkpoint, or drop --since to verify this one from the charter",
         )
-    done = replay(entries, start, roots_at=[size], on_entry=on_entry, workers=workers, verifier=verifier)
+    kept_sizes = {text: checkpoint_size(text) for text in kept}
+    done = replay(entries, start, roots_at=[size, *kept_sizes.values()], on_entry=on_entry, workers=workers, verifier=verifier)
     checkpoint, cosigners = check_checkpoint(checkpoint_note, done, witnesses, quorum)
+    for text, kept_size in kept_sizes.items():
+        if start.size <= kept_size <= size:
+            published, _ = open_operator_checkpoint(text, done.state)
+            if published.root_hash != done.roots[kept_size]:
+                raise InconsistentCheckpoint(
+                    f"the operator also signed size {kept_size} with root {published.root_hash.hex()}, "
+                    f"but the tree has {done.roots[kept_size].hex()} there: the log equivocated", text
+                )
     if since is not None and since.checkpoint is not None and consistency_proof is not None:
         trusted, _ = open_operator_checkpoint(since.checkpoint, done.state)
         try:

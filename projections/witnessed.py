@@ -1,0 +1,126 @@
+"""Witnessed time (SPEC 12): the witnesses' clocks bound the operator's ``logged_at``.
+
+A policy witness's cosignature at time T of a checkpoint of size s says that
+entries 0..s-1 existed at T and no other did. So, with the charter's
+``witness_lag``:
+
+- an entry i < s whose ``logged_at`` is later than T + witness_lag was
+  forward-dated;
+- an entry i >= s whose ``logged_at`` is earlier than T - witness_lag was
+  backdated (a vote slipped in before a deadline that had passed while the
+  witnesses watched).
+
+:class:`WitnessedTime` is built from the verified cosignatures of every kept
+checkpoint, then told of each entry in order during the verify fold: one
+call per entry, O(1) amortised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ledger.checkpoint import Checkpoint
+from ledger.errors import AccordError, VerificationError
+from ledger.note import Note
+from ledger.policy import Policy
+from ledger.timefmt import format_time
+
+
+@dataclass(frozen=True, order=True)
+class Sighting:
+    """Witness ``witness`` saw the log at ``size`` entries at POSIX time ``time``."""
+
+    size: int
+    time: int
+    witness: str
+
+
+def sightings(notes: Iterable[str], policy: Policy) -> list[Sighting]:
+    """Every policy witness's verified cosignature on the checkpoint notes, sorted by size then time.
+
+    A cosignature that claims a policy witness and fails to verify is an
+    error; cosignatures by others are ignored.
+    """
+    found: set[Sighting] = set()
+    for text in notes:
+        try:
+            note = Note.from_text(text)
+            size = Checkpoint.from_text(note.text).size
+            for witness, time in policy.cosigners(note).items():
+                found.add(Sighting(size, time, witness))
+        except AccordError as error:
+            raise VerificationError("witnessed time", f"a kept checkpoint: {error}") from error
+    return sorted(found)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60}m" if seconds % 60 == 0 and seconds else f"{seconds}s"
+
+
+class WitnessedTime:
+    """Checks each entry's ``logged_at`` against the witnesses' times, in entry order."""
+
+    def __init__(self, seen: Sequence[Sighting]) -> None:
+        self._by_size = sorted(seen)
+        # Backdating: the latest time of a sighting of size <= index, so far.
+        self._passed = 0
+        self._latest: Sighting | None = None
+        # Forward dating: the earliest time of a sighting of size > index, from each position on.
+        self._earliest: list[Sighting | None] = [None] * (len(self._by_size) + 1)
+        for position in range(len(self._by_size) - 1, -1, -1):
+            later = self._earliest[position + 1]
+            here = self._by_size[position]
+            self._earliest[position] = here if later is None or here.time <= later.time else later
+
+    def check(self, index: int, logged_at: int, lag: int) -> None:
+        """Raise VerificationError if entry ``index`` at ``logged_at`` contradicts a witness by more than ``lag`` s.
+
+        Requires entries in order of index.
+        """
+        while self._passed < len(self._by_size) and self._by_size[self._passed].size <= index:
+            seen = self._by_size[self._passed]
+            if self._latest is None or seen.time > self._latest.time:
+                self._latest = seen
+            self._passed += 1
+        latest, earliest = self._latest, self._earliest[self._passed]
+        if latest is not None and logged_at < latest.time - lag:
+            raise VerificationError(
+                f"entry {index}",
+                f"backdated: logged_at {format_time(logged_at)} is more than witness_lag {_duration(lag)} before "
+                f"{format_time(latest.time)}, when witness {latest.witness} cosigned a checkpoint of size {latest.size} without it",
+                index=index,
+            )
+        if earliest is not None and logged_at > earliest.time + lag:
+            raise VerificationError(
+                f"entry {index}",
+                f"forward-dated: logged_at {format_time(logged_at)} is more than witness_lag {_duration(lag)} after "
+                f"{format_time(earliest.time)}, when witness {earliest.witness} cosigned a checkpoint of size {earliest.size} holding it",
+                index=index,
+            )
+
+
+class InconsistentCheckpoint(VerificationError):
+    """A checkpoint the log kept, validly signed, whose root is not the tree's at its size: an equivocation."""
+
+    def __init__(self, problem: str, note_text: str) -> None:
+        self.note_text = note_text
+        super().__init__("checkpoint", problem)
+
+
+class PolicyCheck:
+    """What ``verify --policy`` adds to a replay: witnessed time per entry, the quorum on the checkpoint."""
+
+    def __init__(self, policy: Policy, kept: Iterable[str]) -> None:
+        self.policy = policy
+        self.time = WitnessedTime(sightings(kept, policy))
+
+    def on_entry(self, index: int, logged_at: int, lag: int) -> None:
+        self.time.check(index, logged_at, lag)
+
+    def quorum(self, checkpoint_note: str) -> dict[str, int]:
+        """The policy witnesses (name -> time) that cosigned the checkpoint, once they meet the quorum."""
+        try:
+            return self.policy.check(Note.from_text(checkpoint_note))
+        except AccordError as error:
+            raise VerificationError("checkpoint", str(error)) from error
