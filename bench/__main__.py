@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import appends, gitlog, keyfiles, ledgers, postgres, proofs, reads, signatures, verifying
+from bench import appends, gitlog, keyfiles, ledgers, postgres, proofs, reads, signatures, verifying, witnessing
 from bench.context import Bench, BenchError, MeasurementFailed, Sizes
 from bench.report import Failed, Figure, Outcome, Skipped, cpu_seconds, load_average, machine, render_table, results_document, write_results
 
@@ -49,6 +49,7 @@ FIGURES: tuple[tuple[str, FigureFunction], ...] = (
     ("read.decisions-last-50", reads.decisions_time),
     ("append.postgres.checked-one-per-tx", postgres.append_checked_postgres),
     ("verify.postgres.openssl", postgres.verify_postgres_openssl),
+    ("witness.add-checkpoint", witnessing.witness_add_checkpoint),
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.options import operator_passphrase_option
-from cli.options import Session, load_signer, pass_session, store_option
+from cli.options import Session, load_signer, pass_session, read_text, store_option
 
 
 def listen_address(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
@@ -22,9 +22,11 @@ def listen_address(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @click.option("--listen", default="127.0.0.1:8000", show_default=True, callback=listen_address, metavar="HOST:PORT", help="Where to accept connections (TLS: a reverse proxy's job).")
 @click.option("--batch-window", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="MS", help="Milliseconds a batch waits for more submissions after its first.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True, help="Most statements in one batch.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False), help="A C2SP tlog-policy file: publish each checkpoint only once its quorum of witnesses cosigned.")
 @click.option("--queue", "max_pending", type=click.IntRange(min=1), default=4096, show_default=True, help="Submissions waiting at most; beyond, 429 with Retry-After.")
 @pass_session
-def serve(session: Session, operator_key: str, operator_passphrase_env: str, listen: tuple[str, int], batch_window: float, batch_size: int, max_pending: int) -> None:
+def serve(session: Session, operator_key: str, operator_passphrase_env: str, listen: tuple[str, int], batch_window: float, batch_size: int,
+          policy_file: str | None, max_pending: int) -> None:
     """Serve the log over HTTP: C2SP tlog-tiles reads, POST /add, /status, /healthz, /openapi.json,
     and the public register's pages (/ is the register of binding decisions).
 
@@ -41,8 +43,20 @@ def serve(session: Session, operator_key: str, operator_passphrase_env: str, lis
     ledger = session.ledger()
     ledger.check_operator(operator)  # refused here, in one line, before the server starts
     session.close()
-    app = build_app(session.store_url, operator, settings=Settings(window=batch_window / 1000, max_batch=batch_size, max_pending=max_pending),
-                    extra_routes=page_routes(session.store_url))
+    settings = Settings(window=batch_window / 1000, max_batch=batch_size, max_pending=max_pending)
+    if policy_file is None:
+        app = build_app(session.store_url, operator, settings=settings, extra_routes=page_routes(session.store_url))
+    else:
+        from ledger.policy import Policy
+        from server.witnessing import Witnessing
+
+        policy = Policy.from_text(read_text(policy_file).encode("utf-8", "surrogateescape"))
+        if not policy.accepts_log(operator.verifier_key()):
+            raise click.UsageError(f"the policy lists no log with the operator's key {operator.verifier_key().label}")
+        witnessing = Witnessing(policy, session.store_url)
+        witnessing.start()
+        app = build_app(session.store_url, operator, settings=settings, extra_routes=page_routes(session.store_url),
+                        publish=witnessing.publish, health=witnessing.health, on_stop=witnessing.stop)
     host, port = listen
     click.echo(f"serving {operator.name} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)

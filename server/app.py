@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -81,13 +81,17 @@ def build_app(
     settings: Settings = Settings(),
     publish: Publish | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    health: Callable[[], str | None] | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> Starlette:
     """The server's ASGI app over the ledger in ``store_url``, signing checkpoints with ``operator``.
 
     ``publish`` replaces the step that makes a batch's signed checkpoint the
     published one (a witnessing policy wraps it); ``extra_routes`` are
-    mounted beside the log's own. The ledger is opened, and the operator key
-    checked against its charter, when the app starts.
+    mounted beside the log's own; ``health`` says why the log is unhealthy
+    beyond its checkpoint's age (witnesses), and ``on_stop`` runs before the
+    batcher stops. The ledger is opened, and the operator key checked
+    against its charter, when the app starts.
     """
     service: dict[str, Any] = {}
 
@@ -104,6 +108,8 @@ def build_app(
             batcher.start()
             service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader)
             yield
+            if on_stop is not None:
+                on_stop()
             batcher.stop()
         finally:
             reader.close()
@@ -163,6 +169,9 @@ def build_app(
             document = await run_in_threadpool(status_document)
         except AccordError as error:
             return PlainTextResponse(f"accord: {error}\n", status_code=503)
+        problem = None if health is None else health()
+        if problem is not None:
+            return PlainTextResponse(f"accord: witnesses: {problem}\n", status_code=503)
         if document["checkpoint_age"] > settings.fresh_for:
             return PlainTextResponse(
                 f"accord: log: the published checkpoint leaves entries uncovered for {document['checkpoint_age']} s, want at most {settings.fresh_for:g}\n",
