@@ -126,7 +126,8 @@ def cosign(session: Session, key_file: str, passphrase_env: str, state_file: str
 
 
 def _entry_index(session: Session, item: str) -> int:
-    if item.isdigit():
+    # ASCII digits only: str.isdigit and int() also take Arabic-Indic, superscript and other digits.
+    if item.isascii() and item.isdigit():
         return int(item)
     from projections.queries import View
 

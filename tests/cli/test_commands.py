@@ -752,7 +752,7 @@ def test_prove_of_an_entry_no_checkpoint_covers_is_refused(busy_council: Council
     one_line_error("prove", "P-2", message="accord: log: no checkpoint covers entry 9 yet; publish one first")
 
 
-@pytest.mark.parametrize("item", ["P-7", "X-1", "D-"])
+@pytest.mark.parametrize("item", ["P-7", "X-1", "D-", "\u0661\u0662", "\u00b2", "\uff11"], ids=["P-7", "X-1", "D-", "arabic-indic-12", "superscript-2", "fullwidth-1"])
 def test_prove_of_an_unknown_id_is_a_usage_error(busy_council: Council, item: str) -> None:
     result = fails("prove", item, code=2)
     assert f"want an entry index, P-n, D-n or A-n on this ledger, got {item!r}" in result.stderr
