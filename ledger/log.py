@@ -10,7 +10,7 @@ untouched; a crash leaves it as it was before or after the transaction.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +27,7 @@ from ledger.merkle import (
     root_plan,
 )
 from ledger.note import Note, NoteSignature
-from ledger.store import AppendConflict, LogStore, Rows, StoredEntry
+from ledger.store import AppendConflict, Chunk, LogStore, Rows, StoredEntry
 from ledger.timefmt import format_time
 from ledger.tlog_proof import TlogProof
 
@@ -200,18 +200,42 @@ class Log:
         self._store_copy(head, [entry.to_bytes() for entry in entries], logged_at=entries[-1].logged_at if entries else head.logged_at)
 
     def append_verified(self, first: int, datas: Sequence[bytes], rows: Rows | None = None) -> bool:
-        """Append entry bytes that a verifier has judged (an import), exactly as they are, all or none.
+        """:meth:`import_verified` of one chunk and no checkpoint."""
+        return self.import_verified(first, [(datas, rows)])[0]
 
-        ``first`` must be the log's size; ``rows(cursor)`` writes what must
-        commit with them (returns whether they were written). Nothing is
-        parsed again: the caller vouches that the bytes are entries
-        ``first, first + 1, ...``. A lost race is not retried: the copy no
-        longer extends this log.
+    def import_verified(self, first: int, chunks: Iterable[tuple[Sequence[bytes], Rows | None]], checkpoint: Note | None = None) -> list[bool]:
+        """Append entry bytes that a verifier has judged (an import), exactly as they are, in chunks,
+        each with what its ``rows(cursor)`` writes, and ``checkpoint`` if it is newer than the
+        newest stored: all in ONE transaction, so a crash leaves the log as before or after.
+
+        ``first`` must be the log's size. Nothing is parsed again: the caller vouches that the
+        bytes are entries ``first, first + 1, ...`` and that the checkpoint's signature and root
+        were checked. A lost race is not retried: the copy no longer extends this log. Returns,
+        per chunk, whether its rows were written.
         """
         head = self.head()
         if first != head.size:
             raise StorageError("log", f"entry index {first} does not extend the log of size {head.size}")
-        return self._store_copy(head, datas, rows)
+        adopted: tuple[int, str] | None = None
+        if checkpoint is not None:
+            latest = self.store.latest_checkpoint()
+            newest = None if latest is None else Checkpoint.from_text(Note.from_text(latest[1]).text).size
+            if newest is None or newest < Checkpoint.from_text(checkpoint.text).size:
+                adopted = (0 if latest is None else latest[0] + 1, checkpoint.to_text())
+        frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
+
+        def stored_chunks() -> Iterator[Chunk]:
+            for datas, rows in chunks:
+                start = frontier.size
+                yield [StoredEntry(index, data, tuple(frontier.append(leaf_hash(data)))) for index, data in enumerate(datas, start)], rows
+
+        try:
+            written = self.store.append_many(stored_chunks(), adopted)
+        except AppendConflict as error:
+            meanwhile = f"entry {head.size}" if adopted is None else f"entry {head.size} or checkpoint {adopted[0]}"
+            raise StorageError("log", f"another writer appended {meanwhile} meanwhile; nothing was appended") from error
+        self._frontier, self._head = frontier, None
+        return written
 
     def _store_copy(self, head: LogHead, datas: Sequence[bytes], rows: Rows | None = None, logged_at: str | None = None) -> bool:
         """:meth:`_store_after` for a copy, which a lost race leaves no longer extending this log."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -42,6 +42,10 @@ Rows = Callable[[Any], bool]
 """Writes that commit with an append, given a cursor of the store's :meth:`LogStore.transaction`.
 Returns False when it wrote nothing because the rows were not current (the caller catches
 them up afterwards); raising rolls the entries back with it."""
+
+
+Chunk = tuple[Sequence["StoredEntry"], Rows | None]
+"""Consecutive entries and the rows that commit with them."""
 
 
 class AppendConflict(StorageError):
@@ -152,10 +156,17 @@ class LogStore(ABC):
     def read_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
         """Hashes of complete subtrees, in the order asked, in one read; StorageError if one is missing."""
 
-    @abstractmethod
     def append(self, entries: Sequence[StoredEntry], rows: Rows | None = None) -> bool:
         """Store consecutive entries in one transaction, with what ``rows(cursor)`` writes;
         AppendConflict if an index is taken. Returns what ``rows`` returns (True without it)."""
+        return self.append_many([(entries, rows)])[0]
+
+    @abstractmethod
+    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+        """Store chunks of consecutive entries, each with what its ``rows(cursor)`` writes, then
+        ``checkpoint`` (sequence number, note text), all in ONE transaction: a crash leaves the
+        store as it was before or after. AppendConflict if an index or the sequence number is
+        taken. Returns, per chunk, what its ``rows`` returned (True without)."""
 
     @abstractmethod
     def latest_checkpoint(self) -> tuple[int, str] | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ledger.errors import StorageError
 from ledger.merkle import NodeId
-from ledger.store import READ_PAGE, AppendConflict, Dialect, LogStore, Rows, StoredEntry, completing_entry, missing_node
+from ledger.store import READ_PAGE, AppendConflict, Chunk, Dialect, LogStore, StoredEntry, completing_entry, missing_node
 
 
 class MemoryStore(LogStore):
@@ -83,21 +83,29 @@ class MemoryStore(LogStore):
                 hashes.append(self._entries[completing].nodes[node[0]])
             return hashes
 
-    def append(self, entries: Sequence[StoredEntry], rows: Rows | None = None) -> bool:
-        with self._lock:
-            size = len(self._entries)
-            for offset, stored in enumerate(entries):
-                if stored.index != size + offset:
-                    taken = stored.index < size + offset
-                    problem = "is taken" if taken else f"does not follow entry {size + offset - 1}"
-                    raise (AppendConflict if taken else StorageError)("store", f"version {stored.index} {problem}")
-            if rows is None:
-                self._entries.extend(entries)
-                return True
-            with self.transaction() as cursor:
-                written = rows(cursor)
-                self._entries.extend(entries)
+    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+        with self._lock, self.transaction() as cursor:
+            # The rows first, in their own database, rolled back if an entry cannot be stored.
+            pending: list[StoredEntry] = []
+            written: list[bool] = []
+            for entries, rows in chunks:
+                for stored in entries:
+                    self._check_next("version", stored.index, len(self._entries) + len(pending))
+                    pending.append(stored)
+                written.append(True if rows is None else rows(cursor))
+            if checkpoint is not None:
+                self._check_next("checkpoint", checkpoint[0], len(self._checkpoints))
+            self._entries.extend(pending)
+            if checkpoint is not None:
+                self._checkpoints.append(checkpoint[1])
             return written
+
+    @staticmethod
+    def _check_next(what: str, number: int, want: int) -> None:
+        if number < want:
+            raise AppendConflict("store", f"{what} {number} is taken")
+        if number > want:
+            raise StorageError("store", f"{what} {number} does not follow {want - 1}")
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         with self._lock:
@@ -110,7 +118,5 @@ class MemoryStore(LogStore):
 
     def add_checkpoint(self, sequence: int, note_text: str) -> None:
         with self._lock:
-            if sequence != len(self._checkpoints):
-                problem = "is taken" if sequence < len(self._checkpoints) else f"does not follow {len(self._checkpoints) - 1}"
-                raise (AppendConflict if sequence < len(self._checkpoints) else StorageError)("store", f"checkpoint {sequence} {problem}")
+            self._check_next("checkpoint", sequence, len(self._checkpoints))
             self._checkpoints.append(note_text)

@@ -19,7 +19,7 @@ Library exceptions are translated to StorageError here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -42,9 +42,9 @@ from ledger.store import (
     LOG_STREAM,
     READ_PAGE,
     AppendConflict,
+    Chunk,
     Dialect,
     LogStore,
-    Rows,
     StoredEntry,
     completing_entry,
     driver_parameters,
@@ -60,6 +60,10 @@ NODES_PER_QUERY = 500
 
 def _encode(entry: StoredEntry) -> StoredEvent:
     return StoredEvent(originator_id=LOG_STREAM, originator_version=entry.index, topic=ENTRY_TOPIC, state=entry.to_state())
+
+
+def _checkpoint_event(sequence: int, note_text: str) -> StoredEvent:
+    return StoredEvent(originator_id=CHECKPOINT_STREAM, originator_version=sequence, topic=CHECKPOINT_TOPIC, state=note_text.encode("utf-8"))
 
 
 def _checked(index: int, topic: str) -> None:
@@ -155,15 +159,10 @@ class SqlStore(LogStore):
         except PersistenceError as error:
             raise StorageError("store", f"read failed: {error}") from error
 
-    def _insert(self, events: Sequence[StoredEvent], rows: Rows | None = None) -> bool:
+    def _insert(self, events: Sequence[StoredEvent]) -> None:
+        """Insert ``events`` through the library's public insert, which commits them on its own."""
         try:
-            if rows is None:
-                self.recorder.insert_events(events)
-                return True
-            with self.transaction() as cursor:
-                # The recorder's insert inside our transaction: its insert_events would commit on its own.
-                self._insert_in(cursor, events)
-                return rows(cursor)
+            self.recorder.insert_events(events)
         except IntegrityError as error:
             raise AppendConflict("store", f"version {events[0].originator_version} is taken") from error
         except PersistenceError as error:
@@ -222,8 +221,25 @@ class SqlStore(LogStore):
             hashes.append(state[HASH_SIZE * level : HASH_SIZE * (level + 1)])
         return hashes
 
-    def append(self, entries: Sequence[StoredEntry], rows: Rows | None = None) -> bool:
-        return self._insert([_encode(entry) for entry in entries], rows)
+    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+        written: list[bool] = []
+        first: int | None = None
+        try:
+            with self.transaction() as cursor:
+                # The recorder's insert inside our transaction: its insert_events would commit on its own.
+                for entries, rows in chunks:
+                    if entries:
+                        first = entries[0].index if first is None else first
+                        self._insert_in(cursor, [_encode(entry) for entry in entries])
+                    written.append(True if rows is None else rows(cursor))
+                if checkpoint is not None:
+                    self._insert_in(cursor, [_checkpoint_event(*checkpoint)])
+        except IntegrityError as error:
+            taken = f"version {first}" if first is not None else f"checkpoint {checkpoint[0] if checkpoint else '?'}"
+            raise AppendConflict("store", f"{taken} is taken") from error
+        except PersistenceError as error:
+            raise StorageError("store", f"write failed: {error}") from error
+        return written
 
     # The checkpoint stream: signed notes in order of size.
 
@@ -244,5 +260,4 @@ class SqlStore(LogStore):
             below = events[-1].originator_version
 
     def add_checkpoint(self, sequence: int, note_text: str) -> None:
-        event = StoredEvent(originator_id=CHECKPOINT_STREAM, originator_version=sequence, topic=CHECKPOINT_TOPIC, state=note_text.encode("utf-8"))
-        self._insert([event])
+        self._insert([_checkpoint_event(sequence, note_text)])

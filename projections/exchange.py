@@ -27,6 +27,7 @@ from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.note import Note
 from ledger.statement import Statement
+from ledger.store import Rows
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
 from projections.ledger import CHUNK, Ledger
 from projections.tables import SerializedRow, StalePosition, serialized
@@ -76,6 +77,19 @@ def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Ite
             raise VerificationError("import", f"bundle contradicts the local copy at entry {index}: nothing was imported")
     yield from itertools.islice(entries, max(0, stop - max(local_size, first)))
     next(entries, None)  # read on to the end: the bundle refuses what trails its entries
+
+
+def _views_writer(ledger: Ledger, first: int, changes: Sequence[tuple[int, Sequence[SerializedRow]]], snapshot: tuple[int, bytes] | None) -> Rows:
+    """The rows of entries ``first, ...`` for the views, unless they are behind (a chunk before was)."""
+
+    def write(cursor: Any) -> bool:
+        try:
+            ledger.views.write_serialized(cursor, first, changes, snapshot)
+        except StalePosition:
+            return False
+        return True
+
+    return write
 
 
 def _spooled(entries: Iterator[bytes], spool: IO[bytes]) -> Iterator[bytes]:
@@ -134,26 +148,19 @@ def import_bundle(
         rows.seek(0)
         verified = (line[:-1] for line in spool)
         final = checked.replay.state
-        appended, views_kept_up = 0, True
-        while chunk := list(itertools.islice(verified, CHUNK)):
-            first = local + appended
-            changes = list(enumerate(pickle.load(rows), first))
-            appended += len(chunk)
-            last = appended == checked.replay.size - local
-            snapshot = (final.size, to_snapshot(final)) if last and final is not None else None
+        count = checked.replay.size - local
 
-            def write_views(cursor: Any) -> bool:
-                if not views_kept_up:
-                    return False
-                try:
-                    ledger.views.write_serialized(cursor, first, changes, snapshot)
-                except StalePosition:
-                    return False
-                return True
+        def chunks() -> Iterator[tuple[list[bytes], Rows]]:
+            appended = 0
+            while chunk := list(itertools.islice(verified, CHUNK)):
+                first = local + appended
+                changes = list(enumerate(pickle.load(rows), first))
+                appended += len(chunk)
+                snapshot = (final.size, to_snapshot(final)) if appended == count and final is not None else None
+                yield chunk, _views_writer(ledger, first, changes, snapshot)
 
-            # Entries and their rows in one transaction.
-            views_kept_up = ledger.log.append_verified(first, chunk, rows=write_views)
-    ledger.log.adopt_checkpoint(Note.from_text(checked.replay.checkpoint or ""))
-    if not views_kept_up:
+        # Every chunk with its rows, and the checkpoint, in one transaction: a crash leaves the local copy as it was or as imported.
+        kept_up = ledger.log.import_verified(local, chunks(), Note.from_text(checked.replay.checkpoint or ""))
+    if not all(kept_up):
         ledger.update_views()
-    return Imported(checked, appended)
+    return Imported(checked, count)

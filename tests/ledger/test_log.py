@@ -346,3 +346,23 @@ def test_postgres_schema_name_is_a_plain_identifier_or_refused() -> None:
         with pytest.raises(StorageError, match=r"^store: schema name .*: want lowercase letters, digits and _, at most 63, not starting with a digit$"):
             store_environment(f"postgresql://u@h/d?schema={quote(name)}")
     assert store_environment("postgresql://u@h/d?schema=council_2")["POSTGRES_SCHEMA"] == "council_2"
+
+
+def test_an_import_in_chunks_commits_every_chunk_and_its_checkpoint_or_nothing(store_url: str) -> None:
+    with Store("memory:") as source_store, Store(store_url) as copy_store:
+        source, copy = Log(source_store, clock=Ticker()), Log(copy_store)
+        append_n(source, 5)
+        note = source.publish_checkpoint(OPERATOR)
+        datas = [entry.to_bytes() for entry in source.entries()]
+
+        def refuse(cursor: object) -> bool:
+            raise StorageError("test", "the second chunk's rows failed")
+
+        with pytest.raises(StorageError, match="^test: the second chunk's rows failed$"):
+            copy.import_verified(0, [(datas[:2], None), (datas[2:], refuse)], note)
+        assert copy.size == 0 and copy.latest_checkpoint() is None
+        assert copy.import_verified(0, [(datas[:2], None), (datas[2:], lambda cursor: False)], note) == [True, False]
+        assert [entry.to_bytes() for entry in copy.entries()] == datas
+        assert copy.latest_checkpoint() == note and copy.head().root == source.head().root
+        assert copy.import_verified(5, [], note) == []  # an older or equal checkpoint is not stored again
+        assert [n for n, _ in copy_store.checkpoints()] == [0]
