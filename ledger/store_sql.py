@@ -2,7 +2,7 @@
 about the log.
 
 The library's recorder creates the events table and inserts through its
-public ``insert_events`` where nothing else commits with the entries. Two
+public ``insert_events`` where nothing else commits with the entries. Three
 things it has no public API for live here, pinned by
 ``tests/ledger/test_store_sql.py`` to the library version's behaviour:
 
@@ -10,6 +10,8 @@ things it has no public API for live here, pinned by
   commit with the entries: the recorder's ``_insert_events`` (SQLite) or
   ``_insert_stored_events`` (PostgreSQL) on a cursor of the factory's
   ``datastore.transaction``;
+- the transaction's cursor itself, with its ``rowcount`` (on SQLite, the
+  ``sqlite3`` cursor the library's wraps), on which its insert runs too;
 - reads the library's select cannot express (the nodes of a proof, by a set
   of versions in one query; bytes without a ``StoredEvent`` per row): SQL
   over the recorder's ``events_table_name`` with its four columns.
@@ -134,10 +136,11 @@ class SqlStore(LogStore):
 
     @contextmanager
     def transaction(self, commit: bool = True) -> Iterator[Any]:
-        """A cursor in one transaction of the log's own database."""
+        """A DB-API cursor (with ``rowcount``) in one transaction of the log's own database."""
         try:
             with self._datastore.transaction(commit=commit) as cursor:
-                yield cursor
+                # SQLite's own cursor, which the library wraps without its rowcount.
+                yield cursor.sqlite_cursor if self.backend == "sqlite" else cursor
         except IntegrityError:
             raise  # an index taken: the insert's caller tells an AppendConflict
         except PersistenceError as error:

@@ -124,15 +124,14 @@ class ViewTables:
     ) -> None:
         """:meth:`write` of rows already serialized (:func:`serialized`)."""
         sql = self.db.sql
-        # Writing the position row first takes the write lock (SQLite) or the
-        # row lock (PostgreSQL), so two writers never both advance from
+        # One compare-and-set of the position, first: it takes the write lock
+        # (SQLite) or the row lock (PostgreSQL, which re-reads the row once a
+        # writer holding it commits), so two writers never both advance from
         # ``start``. (Not UPDATE ... RETURNING: SQLite has it only from 3.35.)
-        cursor.execute(sql("UPDATE {t}accord_projection SET position = position WHERE name = ?"), (NAME,))
-        cursor.execute(sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
-        position = int(cursor.fetchone()["position"])
-        if position != start:
-            raise StalePosition("projections", f"position is {position}, want {start}")
-        cursor.execute(sql("UPDATE {t}accord_projection SET position = ? WHERE name = ?"), (start + len(changes), NAME))
+        cursor.execute(sql("UPDATE {t}accord_projection SET position = ? WHERE name = ? AND position = ?"), (start + len(changes), NAME, start))
+        if cursor.rowcount != 1:
+            cursor.execute(sql("SELECT position FROM {t}accord_projection WHERE name = ?"), (NAME,))
+            raise StalePosition("projections", f"position is {int(cursor.fetchone()['position'])}, want {start}")
         # A version written here ends where the next one written here starts;
         # the version current before these changes ends at the first of them.
         ends: list[tuple[int, str, str]] = []

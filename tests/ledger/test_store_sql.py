@@ -74,6 +74,10 @@ def test_the_private_insert_commits_and_rolls_back_with_our_transaction(log: Log
     with store.transaction(commit=False) as cursor:
         cursor.execute(store.dialect.sql("SELECT COUNT(*) AS n FROM {t}beside"))
         assert int(cursor.fetchone()["n"]) == 1
+        cursor.execute(store.dialect.sql("UPDATE {t}beside SET n = 8 WHERE n = ?"), (7,))
+        assert cursor.rowcount == 1  # the views' compare-and-set of their position reads it
+        cursor.execute(store.dialect.sql("UPDATE {t}beside SET n = 9 WHERE n = ?"), (7,))
+        assert cursor.rowcount == 0
 
 
 def test_a_taken_version_inside_our_transaction_is_an_append_conflict(log: Log) -> None:
