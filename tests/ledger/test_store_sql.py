@@ -47,6 +47,13 @@ def test_only_the_sql_adapter_reaches_past_the_library_public_api() -> None:
     assert reaching == ["ledger/store_sql.py"]
 
 
+def test_every_adapter_implements_the_whole_interface() -> None:
+    interface = [name for name, member in vars(LogStore).items() if callable(member) and not name.startswith("__") and name != "append"]
+    assert len(interface) == 11
+    for adapter in (SqlStore, MemoryStore):
+        assert [name for name in interface if getattr(adapter, name) is getattr(LogStore, name)] == [], adapter
+
+
 def test_a_url_opens_its_backend_adapter(sql_url: str) -> None:
     with LogStore(sql_url) as store, LogStore("memory:") as memory:
         assert isinstance(store, SqlStore) and isinstance(memory, MemoryStore)
