@@ -136,12 +136,17 @@ def missing_sqlite_file(url: str) -> Path | None:
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
 
-def _remember_store(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
-    if value is not None:
-        session = ctx.ensure_object(Session)
-        session.store_url = value
-        ctx.call_on_close(session.close)
-    return value
+def _remembered(attribute: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback that keeps an option's value on the session (which closes with the command)."""
+
+    def remember(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            session = ctx.ensure_object(Session)
+            setattr(session, attribute, value)
+            ctx.call_on_close(session.close)
+        return value
+
+    return remember
 
 
 store_option = click.option(
@@ -152,17 +157,9 @@ store_option = click.option(
     show_default=True,
     expose_value=False,
     is_eager=True,
-    callback=_remember_store,
+    callback=_remembered("store_url"),
     help="The ledger's store: sqlite:///FILE or postgresql://USER@HOST/DB (env ACCORD_STORE).",
 )
-
-
-def _remember_log(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
-    if value is not None:
-        session = ctx.ensure_object(Session)
-        session.log_url = value
-        ctx.call_on_close(session.close)
-    return value
 
 
 log_option = click.option(
@@ -171,7 +168,7 @@ log_option = click.option(
     envvar="ACCORD_LOG",
     expose_value=False,
     is_eager=True,
-    callback=_remember_log,
+    callback=_remembered("log_url"),
     help="The log server at URL (accord serve) to act through or read, instead of --store (env ACCORD_LOG).",
 )
 
