@@ -24,7 +24,8 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import TypeVar
 
 import orjson
 
@@ -47,8 +48,17 @@ PARALLEL_FROM = 2_000
 Registry = Mapping[tuple[str, bytes], Sequence[bytes]]
 """Public keys by (key name, key id)."""
 
+Tried = tuple[Mapping[bytes, bool] | None, ...]
+"""Per signature line: the public keys tried and whether each verified; None when none was known."""
 
-class Checked(NamedTuple):
+Verdict = tuple[bytes, Tried, AccordError | None]
+"""What a worker sends back of one entry: its leaf hash, the signatures tried, the error."""
+
+_Model = TypeVar("_Model")
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
     """An entry checked without rule state: parsed, hashed, its signature lines tried."""
 
     index: int
@@ -56,7 +66,7 @@ class Checked(NamedTuple):
     note: Note | None
     statement: Statement | None
     leaf: bytes
-    tried: tuple[Mapping[bytes, bool] | None, ...]
+    tried: Tried
     """Per signature line: the public keys tried and whether each verified; None when none was known."""
     error: AccordError | None = None
 
@@ -88,14 +98,14 @@ def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[byte
     return Checked(index, entry, note, statement, leaf, tuple(tried))
 
 
-def _rebuilt(model: type[Any], /, **fields: Any) -> Any:
+def _rebuilt(model: type[_Model], /, **fields: object) -> _Model:
     """An instance of a frozen model whose fields a worker has already validated, without validating them again."""
     instance = object.__new__(model)
     instance.__dict__.update(fields)
     return instance
 
 
-def _verdict(checked: Checked) -> tuple[Any, ...]:
+def _verdict(checked: Checked) -> Verdict:
     """What a worker sends back of a checked entry: its leaf hash, the signatures tried, the error.
 
     Not the parsed entry: unpickling its dozens of objects would cost the
@@ -104,7 +114,7 @@ def _verdict(checked: Checked) -> tuple[Any, ...]:
     return (checked.leaf, checked.tried, checked.error)
 
 
-def _reread(index: int, data: bytes, verdict: tuple[Any, ...]) -> Checked:
+def _reread(index: int, data: bytes, verdict: Verdict) -> Checked:
     """The entry a worker found well formed, parsed again here without the checks it passed.
 
     The worker parsed these very bytes strictly (canonical JSON, the signed
@@ -142,7 +152,7 @@ def _reread(index: int, data: bytes, verdict: tuple[Any, ...]) -> Checked:
     )
 
 
-def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "libsodium") -> list[tuple[Any, ...]]:
+def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "libsodium") -> list[Verdict]:
     """A worker's job: check a chunk of entries, sending back each one's verdict."""
     holds = ed25519.verifier(verifier)
     return [_verdict(check_one(index, data, registry, holds)) for index, data in enumerate(chunk, first)]
@@ -236,7 +246,7 @@ def checked_entries(
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=die_with_parent) as pool:
-        pending: deque[tuple[int, list[bytes], concurrent.futures.Future[list[tuple[Any, ...]]]]] = deque()
+        pending: deque[tuple[int, list[bytes], concurrent.futures.Future[list[Verdict]]]] = deque()
         # Replaced, never changed, once sent: a chunk's arguments are pickled later, in another thread.
         told: dict[tuple[str, bytes], Sequence[bytes]] = dict(registry)
         position = first
