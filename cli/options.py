@@ -21,7 +21,7 @@ from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import AccordError, KeyFileError, MalformedError, StorageError
 from ledger.keyfile import read_key_file, read_verifier_key
 from ledger.keys import Signer, VerifierKey
-from ledger.store import store_environment
+from ledger.store import LogStore, store_environment
 from ledger.timefmt import format_time, parse_time
 from projections.ledger import Ledger
 
@@ -96,9 +96,10 @@ class Session:
 
     def ledger(self, create: bool = False) -> Ledger:
         """The ledger in the store; a store that does not exist is created only when ``create``
-        (init, import): a read or an act on a missing SQLite file refuses and leaves no file."""
+        (init, import, sync): a read or an act on a missing SQLite file or PostgreSQL schema refuses
+        and creates nothing."""
         if self._ledger is None:
-            if not create and missing_sqlite_file(self.store_url) is not None:
+            if not create and not LogStore.exists(self.store_url):
                 raise StorageError("ledger", f"no ledger in {self.store_url}: create one with accord init")
             self._ledger = Ledger.open(self.store_url)
         return self._ledger

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from cli.audit_cmd import counting, pinned, verifier_option, with_witnesses, workers_for
-from cli.options import Session, log_option, missing_sqlite_file, output_path, pass_session, store_option, write_atomically
+from cli.options import Session, log_option, output_path, pass_session, store_option, write_atomically
 from ledger.bundle import Manifest, write_bundle
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import VerificationError
@@ -25,6 +25,7 @@ from ledger.evidence import build_evidence
 from ledger.keys import VerifierKey
 from ledger.merkle import consistency_plan, root_plan
 from ledger.note import Note
+from ledger.store import LogStore
 from projections.audit import operator_keys
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
@@ -79,7 +80,7 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
     """
     if session.log_url is None:
         raise click.UsageError("give the log server with --log URL")
-    if anchor is None and missing_sqlite_file(session.store_url) is not None:
+    if anchor is None and not LogStore.exists(session.store_url):
         raise VerificationError("import", "the local copy is empty: pin the charter with --anchor")
     ledger = session.ledger(create=True)  # an empty mirror is where a delegation starts
     with LogClient(session.log_url) as client:

@@ -119,6 +119,17 @@ class LogStore:
                 cls = SqlStore
         return super().__new__(cls)
 
+    @staticmethod
+    def exists(url: str | None) -> bool:
+        """Whether ``url`` names a store that holds a log already, found without creating anything:
+        an SQLite file, a PostgreSQL schema with the log's table (a ``memory:`` store is made when opened)."""
+        settings = store_environment(url)
+        if settings["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+            return True
+        from ledger.store_sql import log_exists
+
+        return log_exists(settings, url)
+
     url: str | None
     dialect: Dialect
     """The SQL spelling of :meth:`transaction`'s database."""

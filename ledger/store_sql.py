@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +57,8 @@ from ledger.store import (
     without_password,
 )
 
+EVENTS_TABLE = "stored_events"
+"""The recorder's table: the library names it ``<env name or 'stored'>_events``."""
 NODES_PER_QUERY = 500
 """Bound parameters per IN list, well under SQLite's and PostgreSQL's limits (a proof needs ~2 log2 n)."""
 
@@ -90,6 +93,29 @@ def _reach(datastore: Any, parameters: dict[str, str], url: str) -> None:
     except psycopg.Error as error:
         reason = str(error).strip().split("\n")[0]
         raise StorageError("store", f"cannot connect to {without_password(url)}: {reason}") from error
+
+
+def log_exists(settings: Mapping[str, str], url: str | None) -> bool:
+    """Whether the SQLite file, or the PostgreSQL schema and table, of a store's ``settings`` exist.
+    Looks only: a read of a store that is not there must create nothing."""
+    if settings["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        return Path(settings["SQLITE_DBNAME"]).exists()
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    connection = {
+        "host": settings["POSTGRES_HOST"], "port": settings["POSTGRES_PORT"], "dbname": settings["POSTGRES_DBNAME"],
+        "user": settings["POSTGRES_USER"], "password": settings["POSTGRES_PASSWORD"], **driver_parameters(url),
+    }
+    table = f'"{settings.get("POSTGRES_SCHEMA") or "public"}".{EVENTS_TABLE}'
+    try:
+        with psycopg.connect(make_conninfo(**connection)) as database:
+            row = database.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    except psycopg.Error as error:
+        reason = str(error).strip().split("\n")[0]
+        where = without_password(url) if url else f"PostgreSQL at {connection['host']}:{connection['port']}"
+        raise StorageError("store", f"cannot connect to {where}: {reason}") from error
+    return bool(row and row[0])
 
 
 class SqlStore(LogStore):

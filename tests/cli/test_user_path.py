@@ -167,6 +167,18 @@ def test_status_in_an_empty_directory_creates_no_database(tmp_path: Path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.postgres
+def test_reads_of_a_missing_postgres_schema_create_no_schema(postgres_url: str) -> None:
+    import psycopg
+
+    schema = postgres_url.rsplit("schema=", 1)[1]
+    for read in (["status"], ["members"], ["log"], ["verify", "--anchor", "00" * 32]):
+        one_line_error(*read, "--store", postgres_url, message=f"accord: ledger: no ledger in {postgres_url}: create one with accord init")
+    with psycopg.connect(postgres_url.split("?", 1)[0]) as database:
+        found = database.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", (schema,)).fetchone()
+    assert found == (0,)
+
+
 def test_failed_init_leaves_no_database_file(council: Council) -> None:
     council.database.rename("founded.db")
     Path("unsigned.note").write_text(ok("charter", "draft", "charter.toml"), encoding="utf-8")
