@@ -30,6 +30,8 @@ DEFAULT_STORE = "sqlite:///accord.db"
 JSON_VERSION = 1
 JSON_REQUESTED = "accord.json"
 """Set in the context's meta when a command was given --json: its failures print JSON too."""
+ARGUMENTS = "accord.arguments"
+"""The command line after ``accord``, kept in the context's meta for refusals before parsing ends."""
 
 
 class Refused(click.ClickException):
@@ -53,6 +55,11 @@ def failure_document(error: AccordError) -> dict[str, Any]:
     return {"version": JSON_VERSION, "ok": False, "error": {"component": error.component, "message": str(error), "index": index}}
 
 
+def usage_document(error: click.UsageError) -> dict[str, Any]:
+    """What ``--json`` prints on stdout for a command line click refused (exit 2)."""
+    return {"version": JSON_VERSION, "ok": False, "error": {"component": "usage", "message": error.format_message(), "index": None}}
+
+
 class BadInput(Refused):
     """Input refused before any work (a passphrase too short to make a key with): one line, exit 2."""
 
@@ -63,9 +70,21 @@ class AccordGroup(click.Group):
     """A group whose commands' AccordErrors become one line on stderr and exit code 1
     (and, under --json, a failure document on stdout): the one place errors meet the user."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGUMENTS] = list(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            # Refused before the command ran (so before --json was read): a caller that asked
+            # for JSON still gets a document to parse, beside click's usage text and exit 2.
+            arguments: list[str] = ctx.meta.get(ARGUMENTS, [])
+            options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+            if "--json" in options:
+                click.echo(json.dumps(usage_document(error), ensure_ascii=False, indent=2))
+            raise
         except AccordError as error:
             raise Refused(str(error), failure_document(error) if ctx.meta.get(JSON_REQUESTED) else None) from error
         except BrokenPipeError:

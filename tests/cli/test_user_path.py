@@ -155,6 +155,16 @@ def test_json_failure_prints_a_failure_document_with_the_same_exit_code(council:
     assert result.stderr == f"accord: {document['error']['message']}\n"
 
 
+def test_a_usage_error_under_json_still_prints_a_failure_document(council: Council) -> None:
+    result = invoke(["members", "--json", "--as-of", "many"])
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["component"] == "usage"
+    assert "--as-of" in document["error"]["message"] and "many" in document["error"]["message"]
+    assert "Usage:" in result.stderr
+    assert invoke(["members", "--as-of", "many"]).stdout == ""  # without --json, click's usage text alone
+
+
 # Item 6: reads have no side effects.
 
 
