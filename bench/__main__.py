@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import appends, gitlog, keyfiles, ledgers, postgres, proofs, reads, signatures, verifying, witnessing
+from bench import appends, gitlog, keyfiles, ledgers, postgres, proofs, reads, serving, signatures, verifying, witnessing
 from bench.context import Bench, BenchError, MeasurementFailed, Sizes
 from bench.report import Failed, Figure, Outcome, Skipped, cpu_seconds, load_average, machine, render_table, results_document, write_results
 
@@ -50,6 +50,13 @@ FIGURES: tuple[tuple[str, FigureFunction], ...] = (
     ("append.postgres.checked-one-per-tx", postgres.append_checked_postgres),
     ("verify.postgres.openssl", postgres.verify_postgres_openssl),
     ("witness.add-checkpoint", witnessing.witness_add_checkpoint),
+    ("serve.submit.sqlite", serving.submit_sqlite),
+    ("serve.submit.latency.p50", serving.latency_p50),
+    ("serve.submit.latency.p99", serving.latency_p99),
+    ("serve.submit.postgres", serving.submit_postgres),
+    ("serve.submit.latency.witnessed.p50", serving.witnessed_p50),
+    ("serve.submit.latency.witnessed.p99", serving.witnessed_p99),
+    ("sync.sqlite", serving.sync_sqlite),
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
