@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, TypedDict, Unpack
 
 import click
 
 from cli.options import (
-    F,
+    P,
+    R,
     Session,
     key_option,
     log_option,
@@ -45,12 +46,23 @@ receipt_option = click.option(
     "--receipt", type=click.Path(dir_okay=False), callback=output_path, help="Write the entry's receipt (C2SP tlog-proof) here."
 )
 
+Build = Callable[[LedgerState, str, str, int], Statement]
+"""Makes a statement from the state, the actor, its signed_at and the clock's now (a close carries the outcome)."""
 
-def acting(command: F) -> F:
+
+class SubmitOptions(TypedDict, total=False):
+    """The options ``acting`` adds beside the key (``--operator-key``, ``--operator-passphrase-env``, ``--receipt``)."""
+
+    operator_key: str | None
+    operator_passphrase_env: str
+    receipt: str | None
+
+
+def acting(command: Callable[Concatenate[Session, P], R]) -> Callable[P, R]:
     """The options of every command that signs and submits one statement (with the session)."""
     for option in reversed((key_option, passphrase_env_option, store_option, log_option, operator_key_option, operator_passphrase_option, receipt_option)):
         command = option(command)
-    return pass_session(command)  # type: ignore[return-value]
+    return pass_session(command)
 
 
 def founded(session: Session) -> LedgerState:
@@ -118,8 +130,8 @@ def act(
     body: Mapping[str, Any] | None = None,
     *,
     extra_signers: Sequence[Signer] = (),
-    build: Any = None,
-    **submit_options: Any,
+    build: Build | None = None,
+    **submit_options: Unpack[SubmitOptions],
 ) -> tuple[Entry, LedgerState]:
     """Prepare, sign and submit one statement of ``kind`` as the key's actor.
 
@@ -133,13 +145,12 @@ def act(
     now = wall_clock() if session.log_url is not None else session.ledger().log.clock()
     signed_at = format_time(now)
     if build is not None:
-        statement: Statement = build(state, actor, signed_at, now)
+        statement = build(state, actor, signed_at, now)
     else:
         statement = commands.statement(state.origin, kind, actor, signed_at, body or {})
     note = sign_note(statement.to_text(), signer, *extra_signers)
     if session.log_url is not None:
-        options = {name: value for name, value in submit_options.items() if name != "operator_passphrase_env"}
-        return submit_remote(session, note.to_text(), **options)
+        return submit_remote(session, note.to_text(), submit_options.get("operator_key"), submit_options.get("receipt"))
     entry = submit_note(session, note.to_text(), **submit_options)
     after = session.ledger().state()
     assert after is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ import click
 
 from cli.options import (
     VERIFIER_KEY,
+    R,
     Session,
     emit,
     json_option,
@@ -25,17 +26,21 @@ from cli.options import (
     store_option,
     write_atomically,
 )
+from domain.state import LedgerState
 from ledger import ed25519
 from ledger.bundle import Bundle
 from ledger.checkpoint import Checkpoint
+from ledger.entry import Entry
 from ledger.errors import AccordError, VerificationError
 from ledger.evidence import build_evidence, check_evidence
 from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.policy import Policy
+from ledger.statement import Statement
 from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size, operator_keys
 from projections.certificate import build_certificate, verify_certificate
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle
+from projections.ledger import Ledger
 from projections.witnessed import InconsistentCheckpoint, PolicyCheck
 
 
@@ -94,11 +99,11 @@ policy_option = click.option(
 )
 
 
-def with_witnesses(command: Any) -> Any:
+def with_witnesses(command: Callable[..., R]) -> Callable[..., R]:
     """--witness and --witness-quorum; the command gets ``witnesses`` as keys and ``witness_quorum`` resolved."""
 
     @functools.wraps(command)
-    def resolved(*args: Any, witnesses: tuple[VerifierKey, ...], witness_quorum: int | None, **kwargs: Any) -> Any:
+    def resolved(*args: Any, witnesses: tuple[VerifierKey, ...], witness_quorum: int | None, **kwargs: Any) -> R:
         keys = [as_witness_key(key) for key in witnesses]
         return command(*args, witnesses=keys, witness_quorum=quorum_of(keys, witness_quorum), **kwargs)
 
@@ -108,7 +113,7 @@ def with_witnesses(command: Any) -> Any:
 
 
 @contextmanager
-def counting(total: int, label: str) -> Iterator[Any]:
+def counting(total: int, label: str) -> Iterator[Callable[..., None]]:
     """A replay hook that moves a progress bar (on a terminal only)."""
     with progress(total, label) as advance:
         yield lambda *_: advance(1)
@@ -127,7 +132,7 @@ def _summary(result: Audit, source: str) -> dict[str, Any]:
     }
 
 
-def _equivocation(ledger: Any, published: str, checkpoint_note: str) -> str:
+def _equivocation(ledger: Ledger, published: str, checkpoint_note: str) -> str:
     """Evidence that ``published`` contradicts the verified checkpoint, from this store's tree."""
     operator = operator_keys(ledger.state())[-1]
     return build_evidence(published, checkpoint_note, operator, lambda m, n: (ledger.log.root_at(m), ledger.log.consistency_proof(m, n)))
@@ -192,12 +197,12 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             # Only what a checkpoint covers is verified: entries past it are never read.
             stop = min(bundle.manifest.size, checkpoint_size(note))
             # Read to the end when it is covered, so that what trails the entries is refused too.
-            entries = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
+            entries: Iterable[bytes] = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
             total = stop - start
             watched = PolicyCheck(policy, [note]) if policy else None
             with counting(total, "verifying") as tick:
 
-                def witnessed(before: Any, entry: Any, after: Any, statement: Any) -> None:
+                def witnessed(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
                     if watched is not None:
                         watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
                     tick()
@@ -223,7 +228,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
         watched = PolicyCheck(policy, [note, *published]) if policy else None
         with counting(total, "verifying") as tick:
 
-            def judged(before: Any, entry: Any, after: Any, statement: Any) -> None:
+            def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
                 views(before, entry, after, statement)
                 if watched is not None:
                     watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)

@@ -223,13 +223,14 @@ def show(session: Session, bundle_path: str | None, as_json: bool) -> None:
     Example, a delegation checking the anchor it was given:
       accord charter show --bundle ledger.tar
     """
+    entry: Entry | None
     if bundle_path is not None:
         with Bundle(bundle_path) as bundle:
             if bundle.manifest.first != 0:
                 raise MalformedError("bundle", f"starts at entry {bundle.manifest.first}: the charter is entry 0")
             entry = Entry.from_bytes(next(iter(bundle.entries())))
     else:
-        entry = next(iter(session.ledger().entries(0, 1)), None)  # type: ignore[assignment]
+        entry = next(iter(session.ledger().entries(0, 1)), None)
         if entry is None:
             raise StorageError("ledger", f"no ledger in {session.store_url}: create one with accord init")
     emit(charter_document(entry), as_json, _render_charter)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Unpack
 
 import click
 
-from cli.acting import act, acting
+from cli.acting import SubmitOptions, act, acting
 from cli.options import (
     VERIFIER_KEY,
     BadInput,
@@ -136,7 +137,7 @@ def _new_passphrase_file_given() -> bool:
 @click.option("--new-key", required=True, type=click.Path(exists=True, dir_okay=False), help="The new key file; it signs too.")
 @new_passphrase_option
 @acting
-def key_add(session: Session, key_file: str, new_key: str, passphrase_env: str, new_passphrase_env: str, **submit: str) -> None:
+def key_add(session: Session, key_file: str, new_key: str, passphrase_env: str, new_passphrase_env: str, **submit: Unpack[SubmitOptions]) -> None:
     """Add a key, signed by one of your current keys and by the new one.
 
     \b
@@ -154,7 +155,7 @@ def key_add(session: Session, key_file: str, new_key: str, passphrase_env: str, 
 @new_passphrase_option
 @acting
 def key_revoke(
-    session: Session, key_file: str, revoked: VerifierKey, replacement_key: str | None, passphrase_env: str, new_passphrase_env: str, **submit: str
+    session: Session, key_file: str, revoked: VerifierKey, replacement_key: str | None, passphrase_env: str, new_passphrase_env: str, **submit: Unpack[SubmitOptions]
 ) -> None:
     """Revoke one of your keys; the last one only with a replacement.
 

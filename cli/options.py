@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
@@ -25,7 +25,12 @@ from ledger.store import LogStore, store_environment
 from ledger.timefmt import format_time, parse_time
 from projections.ledger import Ledger
 
+if TYPE_CHECKING:
+    from cli.remote import RemoteLedger
+
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 DEFAULT_STORE = "sqlite:///accord.db"
 JSON_VERSION = 1
 JSON_REQUESTED = "accord.json"
@@ -43,7 +48,7 @@ class Refused(click.ClickException):
         super().__init__(message)
         self.document = document
 
-    def show(self, file: Any = None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         if self.document is not None:
             click.echo(json.dumps(self.document, ensure_ascii=False, indent=2))
         click.echo(f"accord: {self.message}", err=True)
@@ -102,7 +107,7 @@ class Session:
     log_url: str | None = None
     """A log server to act through (``--log``) instead of the store."""
     _ledger: Ledger | None = field(default=None, repr=False)
-    _remote: Any = field(default=None, repr=False)
+    _remote: RemoteLedger | None = field(default=None, repr=False)
     _signers: dict[str, Signer] = field(default_factory=dict, repr=False)
     passphrase_files: dict[str, str] = field(default_factory=dict, repr=False)
     """``--...-passphrase-file`` paths by the variable their ``--...-passphrase-env`` defaults to."""
@@ -123,7 +128,7 @@ class Session:
             self._ledger = Ledger.open(self.store_url)
         return self._ledger
 
-    def remote(self) -> Any:
+    def remote(self) -> RemoteLedger:
         """The log server named by ``--log``, as a :class:`cli.remote.RemoteLedger`."""
         if self._remote is None:
             from cli.remote import RemoteLedger
@@ -305,12 +310,18 @@ def load_signer(key_file: str, passphrase_env: str) -> Signer:
     return read_key_file(key_file, lambda: passphrase(passphrase_env, key_file=key_file))
 
 
-class VerifierKeyType(click.ParamType):
+if TYPE_CHECKING:
+    _VerifierKeyParam = click.ParamType[VerifierKey, str | VerifierKey]
+else:
+    _VerifierKeyParam = click.ParamType  # generic from click 8.4 on; pyproject allows 8.1
+
+
+class VerifierKeyType(_VerifierKeyParam):
     """A verifier key given as text, as a ``.pub`` file, or as a key file (whose first line names it)."""
 
     name = "VKEY|FILE"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> VerifierKey:
+    def convert(self, value: str | VerifierKey, param: click.Parameter | None, ctx: click.Context | None) -> VerifierKey:
         if isinstance(value, VerifierKey):
             return value
         try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Concatenate
 
 import click
 
 from cli.options import (
-    F,
+    P,
+    R,
     Session,
     as_of_option,
     emit,
@@ -20,9 +21,9 @@ from ledger.errors import StorageError
 from projections.queries import View
 
 
-def reading(command: F) -> F:
+def reading(command: Callable[Concatenate[Session, P], R]) -> Callable[P, R]:
     """The options of every read command: the store, --json and --as-of."""
-    return store_option(json_option(as_of_option(pass_session(command))))  # type: ignore[return-value]
+    return store_option(json_option(as_of_option(pass_session(command))))
 
 
 def _view(session: Session, as_of: int | None) -> View:
@@ -185,6 +186,7 @@ def show(session: Session, as_json: bool, as_of: int | None, item_id: str) -> No
     """
     view = _view(session, as_of)
     found: dict[str, Any] | None
+    lines: Callable[[dict[str, Any]], Iterable[str]]
     if item_id.startswith("P-"):
         found, lines = view.proposal(item_id), _proposal_lines
     elif item_id.startswith("D-"):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 import click
 
 from cli.acting import (
+    SubmitOptions,
     act,
     acting,
     operator_key_option,
@@ -32,6 +33,7 @@ from cli.options import (
 )
 from domain import commands
 from domain.rules import check_statement, check_statement_kinds, read_statement
+from domain.state import LedgerState
 from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import MalformedError
 from ledger.note import sign_note
@@ -138,7 +140,7 @@ def _done(entry_index: int, what: str) -> None:
 @click.option("--effect", metavar="JSON", callback=json_object, help="The category's own fields, e.g. '{\"subject\": \"by\"}' or a candidate.")
 @acting
 def propose(session: Session, key_file: str, passphrase_env: str, category: str, title: str, text: str | None, text_file: str | None,
-            deadline: str, concerned: tuple[str, ...], references: tuple[str, ...], effect: dict[str, Any] | None, **submit: Any) -> None:
+            deadline: str, concerned: tuple[str, ...], references: tuple[str, ...], effect: dict[str, Any] | None, **submit: Unpack[SubmitOptions]) -> None:
     """Submit a proposal; prints its id (P-n).
 
     \b
@@ -166,7 +168,7 @@ def propose(session: Session, key_file: str, passphrase_env: str, category: str,
 @click.option("--out", type=click.Path(dir_okay=False), callback=output_path, help="With --offline: write the signed note here (default: stdout).")
 @acting
 def vote(session: Session, key_file: str, passphrase_env: str, proposal: str, position: str, explanation: str | None,
-         offline: bool, out: str | None, **submit: Any) -> None:
+         offline: bool, out: str | None, **submit: Unpack[SubmitOptions]) -> None:
     """Cast (or change) your position on PROPOSAL before its deadline.
 
     \b
@@ -190,7 +192,7 @@ def vote(session: Session, key_file: str, passphrase_env: str, proposal: str, po
 @click.command()
 @click.argument("proposal")
 @acting
-def withdraw(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Any) -> None:
+def withdraw(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Unpack[SubmitOptions]) -> None:
     """Withdraw your own open PROPOSAL.
 
     \b
@@ -204,14 +206,14 @@ def withdraw(session: Session, key_file: str, passphrase_env: str, proposal: str
 @click.command()
 @click.argument("proposal")
 @acting
-def close(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Any) -> None:
+def close(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Unpack[SubmitOptions]) -> None:
     """Close PROPOSAL with the outcome and tally the rules compute; prints the decision if adopted.
 
     \b
     Example:
       accord close P-3 --key operator.key
     """
-    def build(state: Any, actor: str, signed_at: str, now: int) -> Statement:
+    def build(state: LedgerState, actor: str, signed_at: str, now: int) -> Statement:
         if proposal not in state.open_proposals:
             raise MalformedError("close", f"{proposal} is not an open proposal")
         return commands.close(state, proposal, actor, signed_at, now)
@@ -230,7 +232,7 @@ def close(session: Session, key_file: str, passphrase_env: str, proposal: str, *
 @click.option("--reservation", "kind", flag_value="reservation", help="A formal reservation.")
 @click.option("--text", required=True)
 @acting
-def attach(session: Session, key_file: str, passphrase_env: str, decision: str, kind: str | None, text: str, **submit: Any) -> None:
+def attach(session: Session, key_file: str, passphrase_env: str, decision: str, kind: str | None, text: str, **submit: Unpack[SubmitOptions]) -> None:
     """Attach an interpretative statement or a reservation to DECISION.
 
     \b
@@ -247,7 +249,7 @@ def attach(session: Session, key_file: str, passphrase_env: str, decision: str, 
 @click.option("--text", required=True)
 @click.option("--about", metavar="ID", help="A proposal, decision or appeal it is about.")
 @acting
-def say(session: Session, key_file: str, passphrase_env: str, text: str, about: str | None, **submit: Any) -> None:
+def say(session: Session, key_file: str, passphrase_env: str, text: str, about: str | None, **submit: Unpack[SubmitOptions]) -> None:
     """Make a statement (any actor, observers included).
 
     \b
@@ -275,7 +277,7 @@ def appeal() -> None:
 @click.option("--concerned", multiple=True, metavar="ID", help="A concerned actor (repeatable).")
 @click.option("--urgency", type=click.Choice(["low", "normal", "high", "critical"]), default="normal", show_default=True)
 @acting
-def appeal_file(session: Session, key_file: str, passphrase_env: str, title: str, text: str, concerned: tuple[str, ...], urgency: str, **submit: Any) -> None:
+def appeal_file(session: Session, key_file: str, passphrase_env: str, title: str, text: str, concerned: tuple[str, ...], urgency: str, **submit: Unpack[SubmitOptions]) -> None:
     """File an appeal (civil society); prints its id (A-n).
 
     \b
@@ -291,7 +293,7 @@ def _respond(kind: str, verb: str) -> Callable[..., None]:
     @click.argument("appeal_id", metavar="APPEAL")
     @click.option("--text", required=kind == "appeal.answer", help="The answer." if kind == "appeal.answer" else "An optional note.")
     @acting
-    def respond(session: Session, key_file: str, passphrase_env: str, appeal_id: str, text: str | None, **submit: Any) -> None:
+    def respond(session: Session, key_file: str, passphrase_env: str, appeal_id: str, text: str | None, **submit: Unpack[SubmitOptions]) -> None:
         body = {"appeal": appeal_id, **({"text": text} if text else {})}
         entry, _ = act(session, key_file, passphrase_env, kind, body, **submit)
         _done(entry.index, f"{appeal_id} {verb}")
@@ -320,12 +322,13 @@ def membership() -> None:
 
 
 def _membership(kind: str, verb: str, example: str) -> Callable[..., None]:
-    @click.option("--reason", help="Why (kept in the log).") if kind != "membership.resume" else (lambda f: f)
     @acting
-    def change(session: Session, key_file: str, passphrase_env: str, reason: str | None = None, **submit: Any) -> None:
+    def change(session: Session, key_file: str, passphrase_env: str, reason: str | None = None, **submit: Unpack[SubmitOptions]) -> None:
         entry, state = act(session, key_file, passphrase_env, kind, {"reason": reason} if reason else {}, **submit)
         _done(entry.index, verb)
 
+    if kind != "membership.resume":
+        change = click.option("--reason", help="Why (kept in the log).")(change)
     change.__doc__ = f"""{example}
 
     \b
@@ -343,7 +346,7 @@ membership.command("withdraw")(_membership("membership.withdraw", "withdrawal no
 @click.command()
 @click.argument("alliances", nargs=-1)
 @acting
-def affiliation(session: Session, key_file: str, passphrase_env: str, alliances: tuple[str, ...], **submit: Any) -> None:
+def affiliation(session: Session, key_file: str, passphrase_env: str, alliances: tuple[str, ...], **submit: Unpack[SubmitOptions]) -> None:
     """Declare your other memberships (informational; replaces the earlier list).
 
     \b
@@ -359,7 +362,7 @@ def affiliation(session: Session, key_file: str, passphrase_env: str, alliances:
 @click.option("--kind", "organization", required=True, type=click.Choice(["ngo", "trade-union", "local-community", "other"]))
 @click.option("--country", "countries", multiple=True, metavar="CODE", help="A country it works in (repeatable).")
 @acting
-def register(session: Session, key_file: str, passphrase_env: str, name: str, organization: str, countries: tuple[str, ...], **submit: Any) -> None:
+def register(session: Session, key_file: str, passphrase_env: str, name: str, organization: str, countries: tuple[str, ...], **submit: Unpack[SubmitOptions]) -> None:
     """Register a civil-society organization, signed by its own new key.
 
     \b
@@ -376,7 +379,7 @@ def register(session: Session, key_file: str, passphrase_env: str, name: str, or
 @click.command()
 @click.argument("proposal")
 @acting
-def accede(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Any) -> None:
+def accede(session: Session, key_file: str, passphrase_env: str, proposal: str, **submit: Unpack[SubmitOptions]) -> None:
     """Accept your adopted admission PROPOSAL, signing with the key it names.
 
     \b

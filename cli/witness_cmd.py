@@ -132,11 +132,11 @@ def _entry_index(session: Session, item: str) -> int:
     from projections.queries import View
 
     view = View(session.ledger())
-    found = {"P": lambda: view.proposal(item), "D": lambda: view.decision(item), "A": lambda: view.appeal(item)}.get(item[:1])
-    document = found() if found is not None and item[1:2] == "-" else None
-    if document is None:
+    found = {"P": (view.proposal, "submitted"), "D": (view.decision, "adopted"), "A": (view.appeal, "filed")}.get(item[:1])
+    document = found[0](item) if found is not None and item[1:2] == "-" else None
+    if found is None or document is None:
         raise click.BadParameter(f"want an entry index, P-n, D-n or A-n on this ledger, got {item!r}", param_hint="INDEX|ID")
-    return int(document.get("submitted", document.get("adopted", document.get("filed"))))
+    return int(document[found[1]])
 
 
 @click.command()
