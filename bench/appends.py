@@ -21,7 +21,8 @@ from domain import commands
 from domain.state import ACTIVE, LedgerState
 from ledger.log import Log
 from ledger.note import sign_note
-from ledger.store import LOG_STREAM, Store
+from ledger.store import LOG_STREAM
+from ledger.store_sql import SqlStore
 from ledger.timefmt import format_time
 from projections.ledger import Ledger
 
@@ -72,10 +73,11 @@ def _append_figure(bench: Bench, name: str, batches: Sequence[Sequence[str]]) ->
     label = name.rpartition(".")[2]
 
     bench.progress(f"{name}: appending {count:,} statements through Log.append")
-    log = Log(bench.open_store(f"accord-{label}"))
+    store = bench.open_store(f"accord-{label}")
+    log = Log(store)
     accord_seconds = seconds(lambda: [log.append(batch) for batch in batches])
 
-    events = log.store.recorder.select_events(LOG_STREAM, limit=count)
+    events = store.recorder.select_events(LOG_STREAM, limit=count)
     if len(events) != count:
         raise AssertionError(f"{name}: log holds {len(events)} entries, want {count}")
     raw_batches: list[Sequence[StoredEvent]] = []
@@ -152,7 +154,7 @@ def sqlite_checked_appends(bench: Bench) -> CheckedAppends:
     return bench.fixture("checked-appends-sqlite", measure)
 
 
-def measure_checked_appends(bench: Bench, source: SyntheticLedger, store: Store, raw_store: Store) -> CheckedAppends:
+def measure_checked_appends(bench: Bench, source: SyntheticLedger, store: SqlStore, raw_store: SqlStore) -> CheckedAppends:
     """Copy ``source`` into ``store``, then time ``Ledger.append`` of new statements one per call against the raw insert.
 
     ``store`` and ``raw_store`` must be empty; the raw baseline inserts the

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ledger.store import Store
+from ledger.store_sql import SqlStore
 
 T = TypeVar("T")
 
@@ -143,12 +143,14 @@ class Bench:
             raise BenchError(f"{name!r} already exists in this run")
         return path
 
-    def open_store(self, name: str) -> Store:
+    def open_store(self, name: str) -> SqlStore:
         """A fresh SQLite store in the run's directory, closed when the run ends.
 
         Requires ``name`` to be unused in this run.
         """
-        return self.keep(Store(f"sqlite:///{self.scratch(f'{name}.db')}"))
+        store = SqlStore(f"sqlite:///{self.scratch(f'{name}.db')}")
+        self.keep(store)
+        return store
 
     def keep(self, resource: AbstractContextManager[T]) -> T:
         """``resource`` entered now and exited when the run ends, before anything registered earlier."""

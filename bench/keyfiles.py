@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -35,9 +37,9 @@ def keys_open(bench: Bench) -> Figure:
     old.write_bytes(f"accord-key-v1 {signer.verifier_key().to_text()}\n".encode() + pem)
     old.chmod(0o600)
 
-    def refused(path: object) -> None:
+    def refused(path: Path) -> None:
         try:
-            read_key_file(path, WRONG)  # type: ignore[arg-type]
+            read_key_file(path, WRONG)
         except KeyFileError:
             return
         raise AssertionError("a wrong passphrase opened the key file")

@@ -33,7 +33,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,7 +114,7 @@ class HttpxConnection:
 
 
 Connection = RawConnection | HttpxConnection
-CLIENT_KINDS = {"raw": RawConnection, "httpx": HttpxConnection}
+CLIENT_KINDS: dict[str, Callable[[str], Connection]] = {"raw": RawConnection, "httpx": HttpxConnection}
 
 
 async def _post(connection: Connection, note: bytes, started: float, tally: Tally) -> None:

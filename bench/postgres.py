@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from ledger.store import Store
+from ledger.store_sql import SqlStore
 
 from bench.appends import measure_checked_appends, sqlite_checked_appends
 from bench.context import Bench
@@ -36,12 +36,14 @@ def server(environ: Mapping[str, str] = os.environ) -> str | None:
     return None
 
 
-def fresh_store(bench: Bench, base: str, label: str) -> Store:
+def fresh_store(bench: Bench, base: str, label: str) -> SqlStore:
     """A store in a new schema of ``base``'s database, closed and its schema dropped when the run ends."""
     schema = f"accord_bench_{label}_{secrets.token_hex(4)}"
     # Registered first, so run last: the store's connections are closed before the drop.
     bench.at_exit(lambda: _drop_schema(base, schema))
-    return bench.keep(Store(f"{base}?schema={schema}"))
+    store = SqlStore(f"{base}?schema={schema}")
+    bench.keep(store)
+    return store
 
 
 def _drop_schema(base: str, schema: str) -> None:

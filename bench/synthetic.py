@@ -121,12 +121,12 @@ def synthetic_entries(count: int, seed: int = 2026) -> Iterator[Entry]:
         elif len(registered) < len(CIVIL_SOCIETY) and roll < 0.02:
             organization = CIVIL_SOCIETY[len(registered)]
             key = council.key(organization)
-            body = {"name": f"Organization {organization}", "kind": chance.choice(["ngo", "trade-union", "local-community", "other"]), "countries": chance.sample(MEMBERS, 2), "keys": [key.verifier_key().to_text()]}
+            body: dict[str, object] = {"name": f"Organization {organization}", "kind": chance.choice(["ngo", "trade-union", "local-community", "other"]), "countries": chance.sample(MEMBERS, 2), "keys": [key.verifier_key().to_text()]}
             registered.append(organization)
             yield council.say(organization, "civil-society.register", body)
         elif len(state.open_proposals) < 6 and roll < 0.06:
             category = chance.choice(CATEGORIES)
-            body: dict[str, object] = {"category": category, "title": f"Proposal on {category}", "text": "The council resolves " + "that " * chance.randint(5, 60) + "...", "deadline": format_time(council.now + chance.randint(2, 6) * 3_600)}
+            body = {"category": category, "title": f"Proposal on {category}", "text": "The council resolves " + "that " * chance.randint(5, 60) + "...", "deadline": format_time(council.now + chance.randint(2, 6) * 3_600)}
             if category == "violation-finding":
                 body["concerned"] = [chance.choice(MEMBERS)]
             if appeals and chance.random() < 0.3:
