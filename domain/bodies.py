@@ -40,6 +40,11 @@ class Body:
 
     KIND: ClassVar[str]
 
+    @classmethod
+    def parse(cls, statement: Statement) -> Body:
+        """The body of ``statement``, or a RuleViolation naming the field at fault (each kind defines its own)."""
+        raise NotImplementedError
+
 
 B = TypeVar("B", bound=Body)
 PARSERS: dict[str, Callable[[Statement], Body]] = {}
@@ -50,7 +55,7 @@ def kind(name: str) -> Callable[[type[B]], type[B]]:
 
     def register(cls: type[B]) -> type[B]:
         cls.KIND = name
-        PARSERS[name] = cls.parse  # type: ignore[attr-defined]
+        PARSERS[name] = cls.parse
         return cls
 
     return register

@@ -50,7 +50,7 @@ def public_key_of_openssh_line(line: str, component: str = "--ssh-agent") -> byt
 
 def agent_signer(key: VerifierKey) -> Signer:
     """A signer that asks the ssh-agent at ``SSH_AUTH_SOCK`` to sign with ``key``'s public key."""
-    import paramiko  # type: ignore[import-untyped]
+    import paramiko
 
     socket_path = os.environ.get("SSH_AUTH_SOCK")
     if not socket_path:
