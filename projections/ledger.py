@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.charter import OPERATOR
+from domain.context import Verify
 from domain.rules import apply, assume_verified, read_statement
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import LedgerState
@@ -25,12 +26,16 @@ from ledger.errors import AccordError, MalformedError, SignatureError, StorageEr
 from ledger.keys import Signer
 from ledger.log import Judge, Log, LogHead, Verdict, wall_clock
 from ledger.note import Note
+from ledger.statement import Statement
 from ledger.store import LogStore
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
 
 CHUNK = 1_000
 SNAPSHOT_EVERY = 1_000
+
+Prepared = tuple[tuple[Note, Statement], Verify]
+"""A statement parsed (``read_statement``) and the Verify its signatures are checked with."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,10 @@ class Ledger:
 
     # Appending.
 
-    def _judge(self, statements: Sequence[str], all_or_none: bool) -> Judge[Judged]:
+    def _judge(self, statements: Sequence[str], all_or_none: bool, prepared: Sequence[Prepared | None] | None = None) -> Judge[Judged]:
         """The rules' judge of ``statements`` in order, each against the state the accepted ones
-        before it leave; a refusal raises (``all_or_none``) or is kept in its statement's place."""
+        before it leave; a refusal raises (``all_or_none``) or is kept in its statement's place.
+        ``prepared[i]``, when given, is statement i parsed and its signature check (see append_each)."""
 
         def judge(head: LogHead, logged_at: str) -> Verdict[Judged]:
             state = self.state_at(head.size)
@@ -109,11 +115,12 @@ class Ledger:
             datas: list[bytes] = []
             changes: list[tuple[int, list[Row]]] = []
             results: list[Entry | AccordError] = []
-            for text in statements:
+            for number, text in enumerate(statements):
                 entry = Entry(head.size + len(entries), logged_at, text)
+                ready = None if prepared is None else prepared[number]
                 try:
-                    parsed = read_statement(text)
-                    after = apply(state, entry, parsed=parsed)
+                    parsed = read_statement(text) if ready is None else ready[0]
+                    after = apply(state, entry, parsed=parsed) if ready is None else apply(state, entry, ready[1], parsed)
                     data = entry.to_bytes()
                 except AccordError as error:
                     if all_or_none:
@@ -139,8 +146,8 @@ class Ledger:
 
         return judge
 
-    def _commit(self, statements: Sequence[str], all_or_none: bool) -> list[Entry | AccordError]:
-        appended = self.log.commit(self._judge(statements, all_or_none))
+    def _commit(self, statements: Sequence[str], all_or_none: bool, prepared: Sequence[Prepared | None] | None = None) -> list[Entry | AccordError]:
+        appended = self.log.commit(self._judge(statements, all_or_none, prepared))
         self._state = appended.verdict.outcome.state
         if not appended.rows_written:
             self.update_views()
@@ -155,7 +162,7 @@ class Ledger:
         """
         return [result for result in self._commit(statements, all_or_none=True) if isinstance(result, Entry)]
 
-    def append_each(self, statements: Sequence[str]) -> list[Entry | AccordError]:
+    def append_each(self, statements: Sequence[str], prepared: Sequence[Prepared | None] | None = None) -> list[Entry | AccordError]:
         """Append each signed statement that the rules accept, judged in order, in one transaction.
 
         Each is judged against the head and the states of the accepted ones
@@ -163,9 +170,12 @@ class Ledger:
         ``append([statement])`` would raise there, and does not affect the
         others. The accepted ones are appended with their rows and the views'
         position in one transaction; a lost race judges them all again
-        against the new head.
+        against the new head. ``prepared[i]``, when given, is
+        ``read_statement(statements[i])`` done already and the Verify the
+        rules check its signatures with (a server checks them before the
+        batch, off this thread); the rules are the same.
         """
-        return self._commit(statements, all_or_none=False)
+        return self._commit(statements, all_or_none=False, prepared=prepared)
 
     @staticmethod
     def _snapshot_due(start: int, state: LedgerState | None) -> tuple[int, bytes] | None:

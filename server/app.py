@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from ledger.store import Store
 from ledger.tiles import Tile
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
-from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback
+from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback, prepare
 from server.openapi import document as openapi_document
 from server.tiles import TileSource
 
@@ -41,6 +42,8 @@ FRESH_FOR = 300
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 PROOF = "text/x.tlog-proof; charset=utf-8"
+CHECKERS = 2
+"""Threads that parse submissions and check their signatures before the batch (libsodium releases the GIL)."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,13 @@ def build_app(
                 ledger.publish_checkpoint(operator)
             batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
             batcher.start()
-            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader)
+            checks = ThreadPoolExecutor(CHECKERS, thread_name_prefix="accord-checks")
+            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, checks=checks)
             yield
             if on_stop is not None:
                 on_stop()
             batcher.stop()
+            checks.shutdown(wait=False, cancel_futures=True)
         finally:
             reader.close()
             ledger.close()
@@ -143,13 +148,12 @@ def build_app(
             return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
         try:
             note = body.decode("utf-8")
-            Note.from_text(note)
         except UnicodeDecodeError:
             return refusal(MalformedError("note", "the body is not UTF-8"))
-        except AccordError as error:
-            return refusal(error)
+        batcher: Batcher = service["batcher"]
         try:
-            answer = service["batcher"].submit(note)
+            prepared = await asyncio.get_running_loop().run_in_executor(service["checks"], prepare, note, batcher.state)
+            answer = batcher.submit(note, prepared)
             receipt = await asyncio.wrap_future(answer)
         except AccordError as error:
             return refusal(error)

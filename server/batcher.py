@@ -1,14 +1,19 @@
 """Group commit: submissions pooled, judged in arrival order, appended and checkpointed together.
 
-The HTTP handlers hand each submitted note to :meth:`Batcher.submit` and
-await the future it returns. One worker thread (the rules and the Ed25519
-checks are CPU-bound: off the event loop, which keeps accepting) takes the
-submissions that arrive within ``window`` seconds of the first, up to
-``max_batch``, and appends them through ``Ledger.append_each`` in one
-transaction: a refused statement gets its own error and leaves the others
-as they are. The accepted ones are covered by one checkpoint signed by the
-operator and handed to ``publish`` (the step a witnessing policy wraps);
-each caller's receipt is then proved from the batch's own nodes.
+The HTTP handlers parse each submitted note, have its signatures checked
+in a small thread pool (:func:`prepare`: libsodium releases the GIL, so
+the checks run beside the event loop and the batch), hand it to
+:meth:`Batcher.submit` and await the future it returns. The appending
+thread takes the submissions that arrive within ``window`` seconds of the
+first, up to ``max_batch``, and appends them through ``Ledger.append_each``
+in one transaction: the rules judge them in arrival order against the head,
+and a refused statement gets its own error and leaves the others as they
+are. The publishing thread then covers the accepted ones with one
+checkpoint signed by the operator, handed to ``publish`` (the step a
+witnessing policy wraps), and proves each caller's receipt from the batch's
+own nodes; meanwhile the appending thread judges the next batch. Batches
+are published in the order they were appended; when several wait, one
+checkpoint covers them all.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger.batchtree import BatchTree
 from ledger.checkpoint import Checkpoint, sign_checkpoint
@@ -26,13 +31,19 @@ from ledger.entry import Entry
 from ledger.errors import AccordError, StorageError
 from ledger.keys import Signer
 from ledger.merkle import CompactRange
-from ledger.note import Note
+from domain.context import Verify
+from domain.rules import read_statement
+from domain.state import LedgerState
+from ledger.keys import VerifierKey
+from ledger.note import Note, known_signers
 from ledger.tlog_proof import TlogProof
-from projections.ledger import Ledger
+from projections.ledger import Ledger, Prepared
 
 WINDOW = 0.005
 MAX_BATCH = 256
 MAX_PENDING = 4_096
+AHEAD = 1
+"""Batches the appending thread may append while the publishing thread still covers an earlier one."""
 
 Publish = Callable[[Note], Note]
 """Given the operator-signed checkpoint of a batch, make it the log's published one and return
@@ -56,6 +67,44 @@ class Submission:
     note: str
     answer: Future[TlogProof]
     arrived: float
+    prepared: Prepared | None = None
+    """The note parsed and its signatures checked already (:func:`prepare`), or None."""
+
+
+@dataclass
+class Appended:
+    """A batch's accepted submissions and their entries, waiting for their checkpoint."""
+
+    accepted: list[tuple[Submission, Entry]] = field(default_factory=list)
+
+
+def prepare(note: str, state: LedgerState | None) -> Prepared:
+    """``note`` parsed, with every signature by a key its actor holds in ``state`` checked now.
+
+    The rules still decide which keys count (valid, revoked, the
+    electorate's): the Verify returned answers their questions from the
+    checks made here, and checks any other key itself. Raises the
+    AccordError that parsing raises.
+    """
+    parsed = read_statement(note)
+    signed, statement = parsed
+    message = signed.text.encode("utf-8")
+    checked: dict[tuple[VerifierKey, bytes], bool] = {}
+    actor = None if state is None else state.actors.get(statement.actor)
+    if actor is not None:
+        for record in actor.keys:
+            for signature in signed.signatures:
+                if signature.made_by(record.key):
+                    checked[(record.key, signature.signature)] = record.key.verify(message, signature.signature)
+
+    def check(line: int, key: VerifierKey, signed_message: bytes, signature: bytes) -> bool:
+        known = checked.get((key, signature)) if signed_message == message else None
+        return key.verify(signed_message, signature) if known is None else known
+
+    def verify(note: Note, keys: Sequence[VerifierKey]) -> list[VerifierKey]:
+        return known_signers(note, keys, check)
+
+    return parsed, verify
 
 
 def publish_checkpoint(ledger: Ledger) -> Publish:
@@ -72,7 +121,7 @@ def publish_checkpoint(ledger: Ledger) -> Publish:
 
 
 class Batcher:
-    """The writer of one server process: one thread, one Ledger."""
+    """The writer of one server process: one Ledger, an appending thread and a publishing thread."""
 
     def __init__(
         self,
@@ -90,28 +139,41 @@ class Batcher:
         self.window = window
         self.max_batch = max_batch
         self._queue: queue.Queue[Submission] = queue.Queue(maxsize=max_pending)
+        self._appended: queue.Queue[Appended | None] = queue.Queue()
+        self._ahead = threading.Semaphore(AHEAD + 1)
+        """Batches appended and not yet answered, at most: while a checkpoint waits (for its
+        witnesses, say), submissions wait in the queue, which answers 429 once full."""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-batcher", daemon=True)
+        self._publisher = threading.Thread(target=self._publish_run, name="accord-publisher", daemon=True)
         self.batches = 0
         """Batches committed so far (for /status)."""
 
     def start(self) -> None:
         self._thread.start()
+        self._publisher.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=10)
+        self._appended.put(None)  # after the last batch appended: the publisher answers it, then ends
+        self._publisher.join(timeout=10)
 
     @property
     def pending(self) -> int:
         return self._queue.qsize()
 
-    def submit(self, note: str) -> Future[TlogProof]:
+    @property
+    def state(self) -> LedgerState | None:
+        """The rule state after the last batch this process appended (for :func:`prepare`; any recent one will do)."""
+        return self.ledger._state
+
+    def submit(self, note: str, prepared: Prepared | None = None) -> Future[TlogProof]:
         """Queue ``note``; its future resolves to the receipt or to the AccordError that refused it.
 
         Raises Pushback at once when the queue is full.
         """
-        submission = Submission(note, Future(), time.monotonic())
+        submission = Submission(note, Future(), time.monotonic(), prepared)
         try:
             self._queue.put_nowait(submission)
         except queue.Full:
@@ -120,9 +182,12 @@ class Batcher:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            if not self._ahead.acquire(timeout=0.2):
+                continue
             try:
                 first = self._queue.get(timeout=0.2)
             except queue.Empty:
+                self._ahead.release()
                 continue
             batch = [first]
             deadline = time.monotonic() + self.window
@@ -133,28 +198,65 @@ class Batcher:
                 except queue.Empty:
                     break
             try:
-                self.commit(batch)
+                appended = self.append(batch)
             except Exception as error:  # a bug must not leave callers waiting forever
-                for submission in batch:
-                    if not submission.answer.done():
-                        submission.answer.set_exception(Unavailable("log", f"the batch failed: {type(error).__name__}: {error}"))
+                _fail(batch, error)
+                appended = Appended()
+            if appended.accepted:
+                self._appended.put(appended)
+            else:
+                self._ahead.release()
+
+    def _publish_run(self) -> None:
+        ending = False
+        while not ending:
+            item = self._appended.get()
+            if item is None:
+                break
+            batches = [item]
+            # Batches appended while the last checkpoint was being published: one checkpoint covers them all.
+            while True:
+                try:
+                    more = self._appended.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    ending = True
+                    break
+                batches.append(more)
+            accepted = [pair for batch in batches for pair in batch.accepted]
+            try:
+                self.answer(accepted)
+            except Exception as error:  # a bug must not leave callers waiting forever
+                _fail([submission for submission, _ in accepted], error)
+            for _ in batches:
+                self._ahead.release()
 
     def commit(self, batch: Sequence[Submission]) -> None:
-        """Append, checkpoint and answer one batch; every submission's future is resolved."""
+        """Append, checkpoint and answer one batch in this thread; every submission's future is resolved."""
+        appended = self.append(batch)
+        if appended.accepted:
+            self.answer(appended.accepted)
+
+    def append(self, batch: Sequence[Submission]) -> Appended:
+        """Judge and append one batch; the refused and the failed are answered, the accepted returned."""
+        appended = Appended()
+        prepared = [submission.prepared for submission in batch]
         try:
-            results = self.ledger.append_each([submission.note for submission in batch])
+            results = self.ledger.append_each([submission.note for submission in batch], prepared if any(prepared) else None)
         except AccordError as error:
             for submission in batch:
                 submission.answer.set_exception(Unavailable("log", f"storage unavailable: {error}"))
-            return
-        accepted: list[tuple[Submission, Entry]] = []
+            return appended
         for submission, result in zip(batch, results, strict=True):
             if isinstance(result, Entry):
-                accepted.append((submission, result))
+                appended.accepted.append((submission, result))
             else:
                 submission.answer.set_exception(result)
-        if not accepted:
-            return
+        return appended
+
+    def answer(self, accepted: Sequence[tuple[Submission, Entry]]) -> None:
+        """Cover appended entries (consecutive) with one published checkpoint and answer each with its receipt."""
         try:
             receipts = self.receipts([entry for _, entry in accepted])
         except AccordError as error:
@@ -180,3 +282,9 @@ class Batcher:
         prove = tree.inclusion_proof if size == end else self.ledger.log.inclusion_proof
         text = published.to_text()
         return [TlogProof(entry.index, tuple(prove(entry.index, size)), text) for entry in entries]
+
+
+def _fail(batch: Sequence[Submission], error: Exception) -> None:
+    for submission in batch:
+        if not submission.answer.done():
+            submission.answer.set_exception(Unavailable("log", f"the batch failed: {type(error).__name__}: {error}"))

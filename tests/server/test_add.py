@@ -95,16 +95,18 @@ def test_a_full_queue_is_429_with_retry_after(founded: Founded) -> None:
         release.wait(10)
         return note
 
-    with client(founded, settings=Settings(max_pending=1, max_batch=1), publish=stalled) as http, ThreadPoolExecutor(2) as pool:
+    with client(founded, settings=Settings(max_pending=1, max_batch=1), publish=stalled) as http, ThreadPoolExecutor(3) as pool:
         first = pool.submit(http.post, "/add", content=founded.say("first"))
-        time.sleep(0.3)  # the worker holds the first, stalled in publish
+        time.sleep(0.3)  # the publisher holds the first, stalled in publish
         second = pool.submit(http.post, "/add", content=founded.say("second"))
-        time.sleep(0.3)  # the second waits in the queue, which is then full
-        answer = http.post("/add", content=founded.say("third"))
+        time.sleep(0.3)  # the second is appended meanwhile (one batch ahead, no more)
+        third = pool.submit(http.post, "/add", content=founded.say("third"))
+        time.sleep(0.3)  # the third waits in the queue, which is then full
+        answer = http.post("/add", content=founded.say("fourth"))
         assert (answer.status_code, answer.headers["retry-after"]) == (429, "1")
         assert answer.text == "accord: log: too many submissions waiting: 1; try again in 1 s\n"
         release.set()
-        assert first.result(10).status_code == 200 and second.result(10).status_code == 200
+        assert [done.result(10).status_code for done in (first, second, third)] == [200, 200, 200]
 
 
 def test_storage_or_publishing_unavailable_is_503(founded: Founded) -> None:
