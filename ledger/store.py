@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -37,7 +37,25 @@ ENTRY_TOPIC = "accord.entry/v1"
 CHECKPOINT_TOPIC = "accord.checkpoint/v1"
 READ_PAGE = 1_000
 
-Rows = Callable[[Any], bool]
+
+
+class Cursor(Protocol):
+    """The DB-API cursor of :meth:`LogStore.transaction` (sqlite3's, or psycopg's with dict rows), as far as
+    Accord uses it. A fetched row is read by column name (``row["position"]``)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> object: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> object: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+Rows = Callable[[Cursor], bool]
 """Writes that commit with an append, given a cursor of the store's :meth:`LogStore.transaction`.
 Returns False when it wrote nothing because the rows were not current (the caller catches
 them up afterwards); raising rolls the entries back with it."""
@@ -143,7 +161,7 @@ class LogStore:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def transaction(self, commit: bool = True) -> AbstractContextManager[Any]:
+    def transaction(self, commit: bool = True) -> AbstractContextManager[Cursor]:
         """A cursor in one transaction of the database the read models' tables live in."""
         raise NotImplementedError
 

@@ -12,11 +12,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from ledger.errors import StorageError
 from ledger.merkle import NodeId
-from ledger.store import READ_PAGE, AppendConflict, Chunk, Dialect, LogStore, StoredEntry, completing_entry, missing_node
+from ledger.store import READ_PAGE, AppendConflict, Chunk, Cursor, Dialect, LogStore, StoredEntry, completing_entry, missing_node
 
 
 class MemoryStore(LogStore):
@@ -35,7 +34,7 @@ class MemoryStore(LogStore):
         self._beside.close()
 
     @contextmanager
-    def transaction(self, commit: bool = True) -> Iterator[Any]:
+    def transaction(self, commit: bool = True) -> Iterator[Cursor]:
         with self._lock:
             try:
                 cursor = self._beside.cursor()

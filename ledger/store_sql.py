@@ -46,6 +46,7 @@ from ledger.store import (
     READ_PAGE,
     AppendConflict,
     Chunk,
+    Cursor,
     Dialect,
     LogStore,
     StoredEntry,
@@ -161,7 +162,7 @@ class SqlStore(LogStore):
         self.factory.close()
 
     @contextmanager
-    def transaction(self, commit: bool = True) -> Iterator[Any]:
+    def transaction(self, commit: bool = True) -> Iterator[Cursor]:
         """A DB-API cursor (with ``rowcount``) in one transaction of the log's own database."""
         try:
             with self._datastore.transaction(commit=commit) as cursor:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from domain.snapshot import to_snapshot
 from domain.state import LedgerState
@@ -27,7 +27,7 @@ from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.note import Note
 from ledger.statement import Statement
-from ledger.store import Rows
+from ledger.store import Cursor, Rows
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
 from projections.ledger import CHUNK, Ledger
 from projections.tables import SerializedRow, StalePosition, serialized
@@ -82,7 +82,7 @@ def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Ite
 def _views_writer(ledger: Ledger, first: int, changes: Sequence[tuple[int, Sequence[SerializedRow]]], snapshot: tuple[int, bytes] | None) -> Rows:
     """The rows of entries ``first, ...`` for the views, unless they are behind (a chunk before was)."""
 
-    def write(cursor: Any) -> bool:
+    def write(cursor: Cursor) -> bool:
         try:
             ledger.views.write_serialized(cursor, first, changes, snapshot)
         except StalePosition:

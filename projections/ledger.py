@@ -27,7 +27,7 @@ from ledger.keys import Signer
 from ledger.log import Judge, Log, LogHead, Verdict, wall_clock
 from ledger.note import Note
 from ledger.statement import Statement
-from ledger.store import LogStore
+from ledger.store import Cursor, LogStore
 from projections.tables import Database, StalePosition, ViewTables
 from projections.views import Row, rows_for
 
@@ -135,7 +135,7 @@ class Ledger:
                 state = after
             snapshot = self._snapshot_due(head.size, state) if entries else None
 
-            def rows(cursor: Any) -> bool:
+            def rows(cursor: Cursor) -> bool:
                 try:
                     self.views.write(cursor, head.size, changes, snapshot)
                 except StalePosition:

@@ -8,7 +8,7 @@ entry read as of, or by the operator's clock at the head.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from domain.state import standing as standing_of
 from domain.voting import counts, outcome, tally_of
@@ -27,6 +27,16 @@ from projections.views import (
     STATEMENT,
     VOTE,
 )
+
+
+class Status(TypedDict):
+    """What ``accord status`` shows of a ledger as of an entry (its checkpoint aside)."""
+
+    origin: str | None
+    name: str | None
+    anchor: str | None
+    size: int
+    logged_at: str | None
 
 
 def standing(actor: dict[str, Any], now: int) -> str:
@@ -174,7 +184,7 @@ class View:
     def statements(self) -> list[dict[str, Any]]:
         return self._documents(STATEMENT)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         charter = self.charter() or {}
         return {
             "origin": charter.get("origin"),

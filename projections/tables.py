@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ledger.errors import StorageError
-from ledger.store import LogStore
+from ledger.store import Cursor, LogStore
 from projections.views import Row
 
 NAME = "views"
@@ -52,7 +52,7 @@ class Database:
         """``statement`` with ``{t}`` table prefixes and ``?`` marks for this backend."""
         return self.dialect.sql(statement)
 
-    def transaction(self, commit: bool = True) -> AbstractContextManager[Any]:
+    def transaction(self, commit: bool = True) -> AbstractContextManager[Cursor]:
         return self.store.transaction(commit)
 
 
@@ -114,13 +114,13 @@ class ViewTables:
         with self.db.transaction() as cursor:
             self.write(cursor, start, changes, snapshot)
 
-    def write(self, cursor: Any, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
+    def write(self, cursor: Cursor, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
         """:meth:`advance` within a transaction of the caller's (an append's, so that rows and
         entries commit together). Raises StalePosition before writing anything."""
         self.write_serialized(cursor, start, [(index, serialized(rows)) for index, rows in changes], snapshot)
 
     def write_serialized(
-        self, cursor: Any, start: int, changes: Sequence[tuple[int, Sequence[SerializedRow]]], snapshot: tuple[int, bytes] | None = None
+        self, cursor: Cursor, start: int, changes: Sequence[tuple[int, Sequence[SerializedRow]]], snapshot: tuple[int, bytes] | None = None
     ) -> None:
         """:meth:`write` of rows already serialized (:func:`serialized`)."""
         sql = self.db.sql

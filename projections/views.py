@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar
 
 from domain.bodies import (
     AppealAcknowledge,
@@ -86,30 +86,45 @@ def _changed_actors(before: LedgerState | None, after: LedgerState) -> list[Acto
     return sorted((a for a in after.actors.values() if earlier.get(a.id) is not a), key=lambda a: a.id)
 
 
-Projector = Callable[["Change"], list[Row]]
-PROJECTORS: dict[str, Projector] = {}
+B_co = TypeVar("B_co", bound=Body, covariant=True)
 
 
-def projects(body: type[Body]) -> Callable[[Projector], Projector]:
-    """Register the view projector of ``body``'s kind (kinds that change only actors need none)."""
+class By(TypedDict):
+    """Who said an entry's statement and when: the fields every row an entry writes about itself carries."""
 
-    def register(projector: Projector) -> Projector:
-        PROJECTORS[body.KIND] = projector
-        return projector
-
-    return register
+    actor: str
+    index: int
+    logged_at: str
+    signed_at: str
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(Generic[B_co]):
     """One entry as the projectors read it: the states around it, its typed body, who said it when."""
 
     before: LedgerState | None
     after: LedgerState
     entry: Entry
     statement: Statement
-    body: Any
-    by: Mapping[str, Any]
+    body: B_co
+    by: By
+
+
+K = TypeVar("K", bound=Body)
+ProjectorOf = Callable[[Change[K]], list[Row]]
+"""The rows an entry of one kind writes, from the entry as the projectors read it."""
+Projector = ProjectorOf[Any]
+PROJECTORS: dict[str, Projector] = {}
+
+
+def projects(body: type[K]) -> Callable[[ProjectorOf[K]], ProjectorOf[K]]:
+    """Register the view projector of ``body``'s kind (kinds that change only actors need none)."""
+
+    def register(projector: ProjectorOf[K]) -> ProjectorOf[K]:
+        PROJECTORS[body.KIND] = projector
+        return projector
+
+    return register
 
 
 def rows_for(before: LedgerState | None, after: LedgerState, entry: Entry, statement: Statement) -> list[Row]:
@@ -121,13 +136,13 @@ def rows_for(before: LedgerState | None, after: LedgerState, entry: Entry, state
     if projector is None:
         return rows
     # The entry was judged already: its body parses (once more, here, for the views).
-    by = {"actor": statement.actor, "index": entry.index, "logged_at": entry.logged_at, "signed_at": statement.signed_at}
+    by: By = {"actor": statement.actor, "index": entry.index, "logged_at": entry.logged_at, "signed_at": statement.signed_at}
     rows.extend(projector(Change(before, after, entry, statement, parse_body(statement), by)))
     return rows
 
 
 @projects(ProposalSubmit)
-def _submitted(change: Change) -> list[Row]:
+def _submitted(change: Change[ProposalSubmit]) -> list[Row]:
     proposal = change.after.open_proposals[f"P-{change.after.proposals}"]
     rows = [Row(PROPOSAL, proposal.id, "", proposal_doc(proposal), first=True)]
     rows.extend(Row(REFERRAL, f"{ref}/{proposal.id}", ref, {"proposal": proposal.id, **change.by}, first=True) for ref in proposal.references)
@@ -135,7 +150,7 @@ def _submitted(change: Change) -> list[Row]:
 
 
 @projects(VoteCast)
-def _voted(change: Change) -> list[Row]:
+def _voted(change: Change[VoteCast]) -> list[Row]:
     body: VoteCast = change.body
     assert change.before is not None
     fields = {"proposal": body.proposal, "position": body.position, "explanation": body.explanation, **change.by}
@@ -144,7 +159,7 @@ def _voted(change: Change) -> list[Row]:
 
 
 @projects(ProposalWithdraw)
-def _withdrawn(change: Change) -> list[Row]:
+def _withdrawn(change: Change[ProposalWithdraw]) -> list[Row]:
     body: ProposalWithdraw = change.body
     assert change.before is not None
     proposal = change.before.open_proposals[body.proposal]
@@ -152,7 +167,7 @@ def _withdrawn(change: Change) -> list[Row]:
 
 
 @projects(ProposalClose)
-def _closed(change: Change) -> list[Row]:
+def _closed(change: Change[ProposalClose]) -> list[Row]:
     body: ProposalClose = change.body
     before, now = change.before, change.entry.logged_at_seconds
     assert before is not None
@@ -181,21 +196,21 @@ def _closed(change: Change) -> list[Row]:
 
 
 @projects(DecisionAttach)
-def _attached(change: Change) -> list[Row]:
+def _attached(change: Change[DecisionAttach]) -> list[Row]:
     body: DecisionAttach = change.body
     fields = {"decision": body.decision, "type": body.type, "text": body.text, **change.by}
     return [Row(ATTACHMENT, f"{body.decision}/{change.entry.index}", body.decision, fields, first=True)]
 
 
 @projects(StatementMake)
-def _said(change: Change) -> list[Row]:
+def _said(change: Change[StatementMake]) -> list[Row]:
     body: StatementMake = change.body
     about = body.about or ""
     return [Row(STATEMENT, f"S-{change.entry.index}", about, {"text": body.text, "about": body.about, **change.by}, first=True)]
 
 
 @projects(AppealFile)
-def _filed(change: Change) -> list[Row]:
+def _filed(change: Change[AppealFile]) -> list[Row]:
     body: AppealFile = change.body
     appeal_id = f"A-{change.after.appeals}"
     fields = {"id": appeal_id, "title": body.title, "text": body.text, "concerned": list(body.concerned), "urgency": body.urgency}
@@ -204,7 +219,7 @@ def _filed(change: Change) -> list[Row]:
 
 
 def _responded(response: str) -> Projector:
-    def project(change: Change) -> list[Row]:
+    def project(change: Change[AppealAcknowledge | AppealAnswer]) -> list[Row]:
         body: AppealAcknowledge | AppealAnswer = change.body
         fields = {"appeal": body.appeal, "type": response, "text": body.text, **change.by}
         return [Row(RESPONSE, f"{body.appeal}/{change.entry.index}", body.appeal, fields, first=True)]
