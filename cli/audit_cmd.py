@@ -37,7 +37,6 @@ from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.policy import Policy
 from ledger.statement import Statement
 from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size, operator_keys
-from projections.certificate import build_certificate, verify_certificate
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle
 from projections.ledger import Ledger
@@ -331,62 +330,6 @@ def rebuild(session: Session) -> None:
 
 
 @click.command()
-@click.argument("decision", metavar="D-n")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the certificate.")
-@store_option
-@pass_session
-def certificate(session: Session, decision: str, out: str) -> None:
-    """Write a certificate proving binding decision D-n on its own.
-
-    It holds the charter, the proposal, every vote that counted, the close,
-    the entries that introduced the signing keys, their inclusion proofs and
-    the newest cosigned checkpoint.
-
-    \b
-    Example:
-      accord certificate D-2 --out d2.certificate
-    """
-    write_atomically(out, build_certificate(session.ledger(), decision), public=True)
-    click.echo(f"certificate of {decision} written to {out}")
-
-
-@click.command("verify-certificate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@anchor_option
-@with_witnesses
-@json_option
-def verify_certificate_command(file: str, anchor: str, witnesses: list[VerifierKey], witness_quorum: int, as_json: bool) -> None:
-    """Check a decision certificate with nothing else: no store, no network.
-
-    \b
-    Example:
-      accord verify-certificate d2.certificate --anchor 4f2a...e1
-    """
-    proved = verify_certificate(read_text(file), pinned(anchor), witnesses, witness_quorum)
-    document = {
-        "kind": "certificate-verification",
-        "ok": True,
-        "decision": proved.decision,
-        "proposal": proved.proposal,
-        "title": proved.title,
-        "category": proved.category,
-        "procedure": proved.procedure,
-        "tally": dict(proved.tally),
-        "close": proved.close_index,
-        "checkpoint": {"size": proved.checkpoint.size, "root": proved.checkpoint.root_hash.hex()},
-        "cosigners": [key.label for key in proved.cosigners],
-    }
-
-    def render(d: dict[str, Any]) -> Iterable[str]:
-        t = d["tally"]
-        yield f"{d['decision']} ({d['proposal']}, {d['category']}): {d['title']}"
-        yield f"adopted by {d['procedure']} at entry {d['close']}: {t['approve']} approve, {t['object']} object, {t['abstain']} abstain, {t['silent']} silent"
-        yield f"every entry is in the log under the operator's checkpoint of size {d['checkpoint']['size']}; {len(d['cosigners'])} witness cosignature(s)"
-
-    emit(document, as_json, render)
-
-
-@click.command()
 @click.argument("first", metavar="CHECKPOINT_A", type=click.Path(exists=True, dir_okay=False))
 @click.argument("second", metavar="CHECKPOINT_B", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the evidence file.")
@@ -443,4 +386,4 @@ def check_evidence_command(file: str, operator_key: VerifierKey | None) -> None:
         )
 
 
-COMMANDS = [verify, export, import_, rebuild, certificate, verify_certificate_command, evidence, check_evidence_command]
+COMMANDS = [verify, export, import_, rebuild, evidence, check_evidence_command]

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import audit_cmd, charter_cmd, keys_cmd, read_cmd, receipt_cmd, serve_cmd, statements_cmd, sync_cmd, witness_cmd, witnessing
+from cli import audit_cmd, certificate_cmd, charter_cmd, keys_cmd, read_cmd, receipt_cmd, serve_cmd, statements_cmd, sync_cmd, witness_cmd, witnessing
 from cli.options import AccordGroup
 
 
@@ -21,7 +21,7 @@ def accord() -> None:
     """
 
 
-for module in (keys_cmd, charter_cmd, statements_cmd, read_cmd, witness_cmd, witnessing, audit_cmd, receipt_cmd, serve_cmd, sync_cmd):
+for module in (keys_cmd, charter_cmd, statements_cmd, read_cmd, witness_cmd, witnessing, audit_cmd, certificate_cmd, receipt_cmd, serve_cmd, sync_cmd):
     for command in module.COMMANDS:
         accord.add_command(command)
 

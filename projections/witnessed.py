@@ -124,3 +124,42 @@ class PolicyCheck:
             return self.policy.check(Note.from_text(checkpoint_note))
         except AccordError as error:
             raise VerificationError("checkpoint", str(error)) from error
+
+
+def first_sightings(seen: Iterable[Sighting], index: int) -> dict[str, Sighting]:
+    """Per witness, its earliest sighting of a checkpoint holding entry ``index`` (of a size above it)."""
+    first: dict[str, Sighting] = {}
+    for sighting in seen:
+        if sighting.size > index and (sighting.witness not in first or sighting.time < first[sighting.witness].time):
+            first[sighting.witness] = sighting
+    return first
+
+
+def check_witnessed_by(index: int, what: str, limit: int, lag: int, seen: Iterable[Sighting], policy: Policy, limit_name: str) -> dict[str, Sighting]:
+    """Entry ``index`` was in the log by ``limit + lag`` in the witnesses' time (SPEC 12, for a deadline).
+
+    Per policy witness, its earliest sighting of a checkpoint holding the entry
+    (of a size above ``index``); those at or before ``limit + lag`` must meet
+    the policy's quorum, and are returned. Else VerificationError naming the
+    entry (``what``), a witness that saw it later (or never) and both times.
+    """
+    first = first_sightings(seen, index)
+    in_time = {name: sighting for name, sighting in first.items() if sighting.time <= limit + lag}
+    if policy.met_by(in_time):
+        return in_time
+    late = sorted((sighting for name, sighting in first.items() if name not in in_time), key=lambda s: (s.time, s.witness))
+    bound = f"{limit_name} {format_time(limit)} + witness_lag {_duration(lag)}"
+    if late:
+        seen_late = late[0]
+        raise VerificationError(
+            f"entry {index}",
+            f"{what} was first cosigned by witness {seen_late.witness} at {format_time(seen_late.time)} "
+            f"(a checkpoint of size {seen_late.size}), later than {bound}: quorum {policy.quorum} not met in time",
+            index=index,
+        )
+    missing = sorted(set(policy.witnesses) - set(first))
+    raise VerificationError(
+        f"entry {index}",
+        f"{what}: no checkpoint holding it is cosigned by witness {missing[0] if missing else policy.quorum} by {bound}: quorum {policy.quorum} not met",
+        index=index,
+    )

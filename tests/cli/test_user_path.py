@@ -264,11 +264,11 @@ def test_certificate_missing_a_field_is_refused_naming_it(busy_council: Council,
     document = json.loads(Path("d1.certificate").read_text(encoding="utf-8"))
     del document[missing]
     Path("cut.certificate").write_text(json.dumps(document), encoding="utf-8")
-    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message=f"accord: certificate: missing field {missing}")
+    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message=f"accord: certificate: step 1 (document): {missing} is missing")
     document = json.loads(Path("d1.certificate").read_text(encoding="utf-8"))
     del document["entries"][0]["proof"]
     Path("cut.certificate").write_text(json.dumps(document), encoding="utf-8")
-    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message="accord: certificate: an entry is missing field proof")
+    one_line_error("verify-certificate", "cut.certificate", "--anchor", busy_council.anchor, message="accord: certificate: step 1 (document): entries[0].proof is missing")
 
 
 def test_snapshot_of_another_version_is_refused() -> None:

@@ -35,7 +35,7 @@ from ledger.statement import Statement
 from ledger.tlog_proof import TlogProof
 from ledger.witness import AddCheckpoint
 from projections.audit import Replay
-from projections.certificate import verify_certificate
+from projections.certificate_check import verify_certificate
 from tests.vectorfiles import accord_golden
 
 GOLDEN = accord_golden()

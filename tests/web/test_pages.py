@@ -12,7 +12,7 @@ import pytest
 from domain.charter import OPERATOR
 from ledger.store import Store
 from ledger.tlog_proof import TlogProof
-from projections.certificate import verify_certificate
+from projections.certificate_check import verify_certificate
 from projections.ledger import Ledger
 from projections.queries import View
 from server.pages import pictures, site as site_module
