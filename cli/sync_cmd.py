@@ -1,12 +1,18 @@
 """A delegation's verified mirror of a log server: ``accord sync``.
 
-The mirror fetches the server's checkpoint, checks with the hash tiles that
-it extends the checkpoint the mirror holds (else writes equivocation
-evidence and changes nothing), fetches the new entries from the entry
-bundles, and imports them exactly as ``accord import`` does a bundle: every
-new entry audited as ``verify`` does, then appended with its view rows, one
-transaction a chunk. A sync killed at any point leaves a mirror of verified
-entries, and the next sync continues from its head.
+The mirror fetches the server's checkpoint (with ``--policy``, refused
+unless the policy's quorum cosigned it), checks with the hash tiles that it
+extends the checkpoint the mirror holds (else writes equivocation evidence
+and changes nothing), fetches the new entries from the entry bundles (a few
+bundles ahead of the one being read), and imports them exactly as ``accord
+import`` does a bundle: every new entry audited as ``verify`` does (with
+``--policy``, its ``logged_at`` also checked against the witnessed time of
+every checkpoint the log published), then appended with its view rows and
+the checkpoint in one transaction. Then every checkpoint the log published
+up to that one (``GET /checkpoints``), each checked against the mirror's
+own tree, is kept in the mirror with its cosignatures, the newest last. A
+sync killed at any point leaves a mirror of verified entries, and the next
+sync continues from its head.
 """
 
 from __future__ import annotations
@@ -16,17 +22,22 @@ from pathlib import Path
 
 import click
 
-from cli.audit_cmd import counting, pinned, verifier_option, with_witnesses, workers_for
+from cli.audit_cmd import counting, pinned, policy_option, verifier_option, with_witnesses, workers_for
 from cli.options import Session, log_option, output_path, pass_session, store_option, write_atomically
 from ledger.bundle import Manifest, write_bundle
+from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.errors import VerificationError
+from ledger.entry import Entry
+from ledger.errors import AccordError, SignatureError, VerificationError
 from ledger.evidence import build_evidence
 from ledger.keys import VerifierKey
 from ledger.merkle import consistency_plan, root_plan
 from ledger.note import Note
-from ledger.store import LogStore
+from ledger.policy import Policy
+from ledger.statement import Statement
+from ledger.store import AppendConflict, LogStore
 from projections.audit import operator_keys
+from projections.witnessed import PolicyCheck
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
 from server.client import LogClient
@@ -63,16 +74,81 @@ def check_extends(ledger: Ledger, client: LogClient, note_text: str, evidence_pa
     )
 
 
+def check_quorum(policy: Policy, note_text: str, size: int) -> None:
+    """Refuse the log's checkpoint unless the policy's quorum cosigned it (nothing is fetched or changed)."""
+    try:
+        policy.check(Note.from_text(note_text))
+    except AccordError as error:
+        raise VerificationError("sync", f"the log's checkpoint of size {size} is refused: {error}") from error
+
+
+def keep_checkpoints(ledger: Ledger, kept: list[str], newest: str, evidence_path: str) -> int:
+    """Store in the mirror each of ``kept`` it does not hold, once its operator signature and root
+    check against the mirror's own tree, oldest first, then ``newest`` again if it is no longer
+    the latest; returns how many were stored. A kept one whose root is not the tree's is
+    equivocation: its evidence is written and nothing more is kept."""
+    keys = operator_keys(ledger.state())
+    held = {text for _, text in ledger.store.checkpoints()}
+    stored = 0
+    for text in kept:
+        if text in held:
+            continue
+        checkpoint = _opened(text, keys)
+        if checkpoint.size > ledger.log.size:
+            continue  # beyond what the mirror holds: kept by a later sync
+        if ledger.log.root_at(checkpoint.size) != checkpoint.root_hash:
+            def prefix(size1: int, size2: int) -> tuple[bytes, list[bytes]]:
+                return ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2)
+
+            write_atomically(evidence_path, build_evidence(text, newest, keys[-1], prefix))
+            raise VerificationError("sync", f"the log also published size {checkpoint.size} with root {checkpoint.root_hash.hex()}, not the tree's: equivocation evidence written to {evidence_path}")
+        _add_checkpoint(ledger, text)
+        held.add(text)
+        stored += 1
+    latest = ledger.log.latest_checkpoint()
+    if latest is not None and latest.to_text() != newest and Checkpoint.from_text(latest.text).size <= Checkpoint.from_text(Note.from_text(newest).text).size:
+        _add_checkpoint(ledger, newest)
+    return stored
+
+
+def _opened(text: str, keys: list[VerifierKey]) -> Checkpoint:
+    """The checkpoint of ``text`` once one of the operator's keys signed it."""
+    for key in reversed(keys):
+        try:
+            return open_checkpoint(text, key)[0]
+        except SignatureError:
+            continue
+    raise VerificationError("sync", "a checkpoint the log published is not signed by its operator")
+
+
+def _add_checkpoint(ledger: Ledger, text: str) -> None:
+    for _ in range(10):
+        latest = ledger.store.latest_checkpoint()
+        try:
+            ledger.store.add_checkpoint(0 if latest is None else latest[0] + 1, text)
+            return
+        except AppendConflict:
+            continue
+    raise VerificationError("sync", "another writer keeps storing checkpoints in the mirror")
+
+
 @click.command()
 @log_option
 @store_option
 @click.option("--anchor", metavar="HASH", help="The pinned trust anchor: the charter's leaf hash (required for an empty mirror).")
 @click.option("--evidence", "evidence_path", default="equivocation.json", show_default=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the evidence if the log equivocates.")
 @with_witnesses
+@policy_option
 @verifier_option
 @pass_session
-def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: list[VerifierKey], witness_quorum: int, verifier: str) -> None:
-    """Bring the mirror in --store up to the log server's checkpoint, verifying every new entry.
+def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: list[VerifierKey], witness_quorum: int, policy: Policy | None,
+         verifier: str) -> None:
+    """Bring the mirror in --store up to the log server's checkpoint, verifying every new entry,
+    and keep every checkpoint the log published, with its cosignatures.
+
+    With --policy, a checkpoint is taken only once the policy's quorum of
+    witnesses cosigned it, and every new entry's logged_at must agree with
+    the witnesses' times (SPEC 12).
 
     \b
     Example:
@@ -85,21 +161,34 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
     ledger = session.ledger(create=True)  # an empty mirror is where a delegation starts
     with LogClient(session.log_url) as client:
         note_text, size = client.checkpoint_size()
+        if policy is not None:
+            check_quorum(policy, note_text, size)
         check_extends(ledger, client, note_text, evidence_path)
         local = ledger.log.size
+        held = ledger.log.latest_checkpoint()
+        kept = client.kept(0 if held is None else min(local, Checkpoint.from_text(held.text).size), size)
         if size <= local:
+            keep_checkpoints(ledger, kept, note_text, evidence_path)
             click.echo(f"the mirror holds {local} entries; the log's checkpoint covers {size}: nothing new")
             return
+        watched = None if policy is None else PolicyCheck(policy, [note_text, *kept, *(text for _, text in ledger.store.checkpoints())])
         origin = Checkpoint.from_text(Note.from_text(note_text).text).origin
         with tempfile.TemporaryDirectory() as spool:
             bundle = Path(spool) / "fetched"
             write_bundle(bundle, Manifest(origin, local, size), client.entries(local, size), note_text)
             total = size - local
             with counting(total, "syncing") as tick:
+
+                def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
+                    if watched is not None:
+                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
+                    tick()
+
                 done = import_bundle(
-                    ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, tick,
+                    ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, judged,
                     workers=workers_for(total), verifier=verifier,
                 )
+        keep_checkpoints(ledger, kept, note_text, evidence_path)
     click.echo(f"verified and appended {done.appended} entries from {session.log_url}; the mirror now holds {ledger.log.size}")
 
 

@@ -142,6 +142,15 @@ def build_app(
             return PlainTextResponse(f"accord: tile: {wanted.path()} is beyond the published checkpoint\n", status_code=404)
         return Response(data, media_type=OCTETS, headers={"Cache-Control": TILE_CACHE})
 
+    async def kept(request: Request) -> Response:
+        try:
+            after = _size_parameter(request, "after") or 0
+            upto = _size_parameter(request, "upto")
+        except MalformedError as error:
+            return PlainTextResponse(f"accord: {error}\n", status_code=400)
+        notes, more = await run_in_threadpool(service["tiles"].kept, after, upto)
+        return JSONResponse({"checkpoints": notes, "more": more}, headers={"Cache-Control": CHECKPOINT_CACHE})
+
     async def add(request: Request) -> Response:
         body = await _bounded_body(request)
         if body is None:
@@ -188,6 +197,7 @@ def build_app(
 
     routes: list[BaseRoute] = [
         Route("/checkpoint", checkpoint, methods=["GET"]),
+        Route("/checkpoints", kept, methods=["GET"]),
         Route("/tile/{path:path}", tile, methods=["GET"]),
         Route("/add", add, methods=["POST"]),
         Route("/status", status, methods=["GET"]),
@@ -198,6 +208,16 @@ def build_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
+
+
+def _size_parameter(request: Request, name: str) -> int | None:
+    """The query parameter ``name`` as a tree size (decimal, at most 2^63), or None when absent."""
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 19 or (len(text) > 1 and text[0] == "0"):
+        raise MalformedError("checkpoints", f"{name}: got {text[:30]!r}, want a tree size in decimal")
+    return int(text)
 
 
 async def _bounded_body(request: Request) -> bytes | None:

@@ -8,8 +8,11 @@ call waits longer than ``attempts * (timeout + max_wait)``.
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -25,6 +28,9 @@ ATTEMPTS = 6
 BACKOFF = 0.1
 MAX_WAIT = 5.0
 RETRIED = (429, 503)
+AHEAD = 4
+"""Entry bundles fetched ahead of the one being read."""
+MAX_KEPT_PAGES = 10_000
 
 
 class RemoteRefusal(AccordError):
@@ -105,16 +111,57 @@ class LogClient:
         """The tree of ``size`` as its hash tiles say (for proofs and past roots)."""
         return TiledTree(size, self.hashes)
 
-    def entries(self, start: int, stop: int, size: int | None = None) -> Iterator[bytes]:
+    def kept(self, after: int, upto: int) -> list[str]:
+        """Every published checkpoint note the server kept of ``after < size <= upto``, oldest first
+        (``GET /checkpoints``, a page at a time; at most MAX_KEPT_PAGES pages)."""
+        notes: list[str] = []
+        for _ in range(MAX_KEPT_PAGES):
+            page: dict[str, Any] = self._request("GET", "/checkpoints", params={"after": after, "upto": upto}).json()
+            found = page.get("checkpoints")
+            if not isinstance(found, list) or not all(isinstance(note, str) for note in found):
+                raise StorageError("log", f"{self.url}/checkpoints: not a list of checkpoint notes")
+            notes[:0] = found
+            if not page.get("more") or not found:
+                return notes
+            oldest = Checkpoint.from_text(Note.from_text(found[0]).text).size
+            if oldest <= after or oldest > upto:
+                raise StorageError("log", f"{self.url}/checkpoints: a checkpoint of size {oldest} outside {after} < size <= {upto}")
+            upto = oldest - 1
+        raise StorageError("log", f"{self.url}/checkpoints: more than {MAX_KEPT_PAGES} pages")
+
+    def entries(self, start: int, stop: int, size: int | None = None, ahead: int = AHEAD) -> Iterator[bytes]:
         """Entries ``start <= index < stop`` from the entry bundles of the tree of ``size``
-        (default ``stop``), which a checkpoint of that size made the server publish."""
+        (default ``stop``), which a checkpoint of that size made the server publish.
+
+        Up to ``ahead`` bundles are fetched in the background while the caller works on the
+        ones before (the connection pool holds that many keep-alive connections).
+        """
         size = stop if size is None else size
         if not 0 <= start <= stop <= size:
             raise StorageError("log", f"entries {start} to {stop} of a tree of size {size}: want 0 <= start <= stop <= size")
-        index = start
-        while index < stop:
-            tile_index = index // TILE_WIDTH
-            first = tile_index * TILE_WIDTH
-            bundle = self.bundle(Tile(None, tile_index, min(TILE_WIDTH, size - first)))
-            yield from bundle[index - first : stop - first]
-            index = min(stop, first + TILE_WIDTH)
+        tiles = [Tile(None, index, min(TILE_WIDTH, size - index * TILE_WIDTH)) for index in range(start // TILE_WIDTH, -(-stop // TILE_WIDTH))]
+        if ahead <= 1 or len(tiles) <= 1:
+            for tile in tiles:
+                yield from _within(self.bundle(tile), tile, start, stop)
+            return
+        with ThreadPoolExecutor(ahead, thread_name_prefix="accord-fetch") as pool:
+            fetching: deque[Future[list[bytes]]] = deque()
+            upcoming = iter(tiles)
+            try:
+                for tile in itertools.islice(upcoming, ahead):
+                    fetching.append(pool.submit(self.bundle, tile))
+                for tile in tiles:
+                    bundle = fetching.popleft().result()
+                    following = next(upcoming, None)
+                    if following is not None:
+                        fetching.append(pool.submit(self.bundle, following))
+                    yield from _within(bundle, tile, start, stop)
+            finally:
+                for pending in fetching:
+                    pending.cancel()
+
+
+def _within(bundle: list[bytes], tile: Tile, start: int, stop: int) -> list[bytes]:
+    """The entries of ``bundle`` (the entry bundle ``tile``) with ``start <= index < stop``."""
+    first = tile.index * TILE_WIDTH
+    return bundle[max(0, start - first) : stop - first]

@@ -30,7 +30,7 @@ def _tile_path(description: str, level: bool) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    """The API: the C2SP tlog-tiles reads, POST /add, /status and /healthz."""
+    """The API: the C2SP tlog-tiles reads, the kept checkpoints, POST /add, /status and /healthz."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "Accord log server", "version": "1", "description": "The secretariat's log (SPEC section 11): C2SP tlog-tiles reads, signed statements submitted over HTTP."},
@@ -39,6 +39,27 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "The newest published checkpoint (C2SP tlog-checkpoint), with its cosignatures",
                     "responses": {"200": {"description": "the signed checkpoint note", "content": _TEXT}, "404": _refusal("no checkpoint yet")},
+                }
+            },
+            "/checkpoints": {
+                "get": {
+                    "summary": "Every published checkpoint kept, with its cosignatures (not only the newest)",
+                    "description": "Accord's own read, not tlog-tiles: a mirror keeps what the log published. The checkpoints of after < size <= upto, "
+                    "oldest first; at most 500, the newest of the range, and more is true when older ones in the range are left (ask again with upto below the oldest returned).",
+                    "parameters": [
+                        {"name": "after", "in": "query", "required": False, "description": "only sizes above this (default 0)", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "upto", "in": "query", "required": False, "description": "only sizes up to this (default: all)", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the kept checkpoint notes",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "checkpoints": {"type": "array", "items": {"type": "string", "description": "a signed checkpoint note with its cosignatures"}},
+                                "more": {"type": "boolean"},
+                            }}}},
+                        },
+                        "400": _refusal("after or upto is not a tree size"),
+                    },
                 }
             },
             "/tile/{L}/{N}": _tile_path("A hash tile: 256 (or W) SHA-256 hashes of the tree at height 8L", True),

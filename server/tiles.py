@@ -19,6 +19,8 @@ from ledger.note import Note
 from ledger.store import Store
 from ledger.tiles import Tile, encode_bundle, encode_hashes, new_tiles
 
+KEPT_PAGE = 500
+"""Checkpoints one ``GET /checkpoints`` answers at most."""
 CACHED_TILES = 4_096
 """Full tiles kept in memory (8 KiB a hash tile): they never change."""
 
@@ -36,6 +38,21 @@ class TileSource:
         if latest is None:
             return None
         return latest[1], Checkpoint.from_text(Note.from_text(latest[1]).text).size
+
+    def kept(self, after: int, upto: int | None, limit: int = KEPT_PAGE) -> tuple[list[str], bool]:
+        """The published checkpoints (with their cosignatures) of ``after < size <= upto``, oldest
+        first: at most ``limit``, the newest of them, and whether older ones in the range are left."""
+        found: list[str] = []
+        for _, text in self.store.checkpoints():
+            size = Checkpoint.from_text(Note.from_text(text).text).size
+            if size <= after:
+                return found[::-1], False
+            if upto is not None and size > upto:
+                continue
+            if len(found) == limit:
+                return found[::-1], True
+            found.append(text)
+        return found[::-1], False
 
     def read(self, tile: Tile, size: int) -> bytes | None:
         """The bytes of ``tile`` if the tree of ``size`` holds it, else None."""

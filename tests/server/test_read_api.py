@@ -96,7 +96,7 @@ def test_status_healthz_and_the_openapi_document(founded: Founded) -> None:
         assert status == {"version": 1, "origin": founded.operator.name, "size": 1, "entries": 1, "checkpoint_age": 0, "witnesses": [], "pending": 0, "batches": 0}
         assert (http.get("/healthz").status_code, http.get("/healthz").text) == (200, "ok\n")
         paths = http.get("/openapi.json").json()["paths"]
-        assert set(paths) == {"/checkpoint", "/tile/{L}/{N}", "/tile/entries/{N}", "/add", "/status", "/healthz"}
+        assert set(paths) == {"/checkpoint", "/checkpoints", "/tile/{L}/{N}", "/tile/entries/{N}", "/add", "/status", "/healthz"}
         assert set(paths["/add"]["post"]["responses"]) == {"200", "400", "409", "413", "422", "429", "503"}
 
 

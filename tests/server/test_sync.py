@@ -84,3 +84,17 @@ def test_a_sync_killed_with_kill_9_resumes_to_the_same_verified_mirror(tmp_path:
         assert code == 0, err
     assert entries(mirror) == entries(founded.url)
     verified(mirror)
+
+
+def test_entries_fetched_ahead_are_the_entries_in_order_for_any_range(tmp_path: Path, passphrase: str) -> None:
+    from server.client import LogClient
+
+    founded = found(f"sqlite:///{tmp_path / 'log.db'}", tmp_path, said=700)
+    stored = entries(founded.url)
+    with Server(founded) as server, LogClient(server.url) as client:
+        for start, stop in ((0, 701), (255, 257), (256, 512), (3, 3), (600, 701), (1, 700)):
+            assert list(client.entries(start, stop, 701, ahead=4)) == stored[start:stop] == list(client.entries(start, stop, 701, ahead=1))
+        # A reader that stops early leaves no fetch behind it.
+        early = client.entries(0, 701, ahead=4)
+        assert next(early) == stored[0]
+        early.close()
