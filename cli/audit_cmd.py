@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from cli.documents import Verification
 from cli.options import (
     VERIFIER_KEY,
     R,
@@ -118,7 +119,7 @@ def counting(total: int, label: str) -> Iterator[Callable[..., None]]:
         yield lambda *_: advance(1)
 
 
-def _summary(result: Audit, source: str) -> dict[str, Any]:
+def _summary(result: Audit, source: str) -> Verification:
     return {
         "kind": "verification",
         "ok": True,
@@ -137,7 +138,7 @@ def _equivocation(ledger: Ledger, published: str, checkpoint_note: str) -> str:
     return build_evidence(published, checkpoint_note, operator, lambda m, n: (ledger.log.root_at(m), ledger.log.consistency_proof(m, n)))
 
 
-def _render(d: dict[str, Any]) -> Iterable[str]:
+def _render(d: Verification) -> Iterable[str]:
     what = f"entries {d['checked_from']} to {d['entries'] - 1}" if d["checked_from"] else f"{d['entries']} entries from the charter"
     yield f"verified {what} of {d['source']} (anchor {d['anchor'][:16]}...): every index, time, signature, key and rule holds"
     yield f"root at size {d['checkpoint']['size']} matches the operator's checkpoint; {len(d['cosigners'])} witness cosignature(s) verified"
@@ -247,7 +248,8 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                 write_atomically(evidence_file, proof)
                 raise VerificationError(error.component, f"{error.problem}; evidence written to {evidence_file}") from error
         views.finish(result.replay.size)
-        document = {**_summary(result, session.store_url), "views": True}
+        document = _summary(result, session.store_url)
+        document["views"] = True
         if watched is not None:
             document["policy"] = watched.quorum(note)
     if save_file:

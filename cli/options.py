@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
+from cli.documents import FailureDocument
 from domain.charter import OPERATOR, parse_duration
 from ledger.documents import MAX_ARGUMENT, parse_json
 from ledger.errors import AccordError, KeyFileError, MalformedError, StorageError
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from cli.remote import RemoteLedger
 
 F = TypeVar("F", bound=Callable[..., Any])
+D = TypeVar("D", bound=Mapping[str, Any])
 P = ParamSpec("P")
 R = TypeVar("R")
 DEFAULT_STORE = "sqlite:///accord.db"
@@ -44,7 +46,7 @@ class Refused(click.ClickException):
 
     exit_code = 1
 
-    def __init__(self, message: str, document: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, document: FailureDocument | None = None) -> None:
         super().__init__(message)
         self.document = document
 
@@ -54,13 +56,13 @@ class Refused(click.ClickException):
         click.echo(f"accord: {self.message}", err=True)
 
 
-def failure_document(error: AccordError) -> dict[str, Any]:
+def failure_document(error: AccordError) -> FailureDocument:
     """What ``--json`` prints on stdout for a refusal."""
     index = getattr(error, "index", None)
     return {"version": JSON_VERSION, "ok": False, "error": {"component": error.component, "message": str(error), "index": index}}
 
 
-def usage_document(error: click.UsageError) -> dict[str, Any]:
+def usage_document(error: click.UsageError) -> FailureDocument:
     """What ``--json`` prints on stdout for a command line click refused (exit 2)."""
     return {"version": JSON_VERSION, "ok": False, "error": {"component": "usage", "message": error.format_message(), "index": None}}
 
@@ -418,7 +420,7 @@ def read_text(path: str) -> str:
         raise MalformedError("file", f"cannot read {path}: {error}") from error
 
 
-def emit(document: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], Iterable[str]]) -> None:
+def emit(document: D, as_json: bool, render: Callable[[D], Iterable[str]]) -> None:
     """Print ``document`` as versioned JSON, or as text lines for a person."""
     if as_json:
         click.echo(json.dumps({"version": JSON_VERSION, **document}, ensure_ascii=False, indent=2))
