@@ -31,7 +31,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.documents import Fields, exact_int, load_document
 from ledger.encoding import decode_base64
 from ledger.entry import MAX_ENTRY_BYTES
-from ledger.errors import MalformedError, VerificationError
+from ledger.errors import MalformedError, StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import HASH_SIZE
 from ledger.note import Note
@@ -300,7 +300,11 @@ def build_certificate(ledger: Ledger, decision_id: str, policy: Policy | None = 
     With ``policy``, the certificate is checked as ``verify-certificate --policy``
     will check it (witnessed time included), and refused rather than written if it fails.
     """
-    decision, wanted, bound = _wanted(ledger, decision_id)
+    try:
+        decision, wanted, bound = _wanted(ledger, decision_id)
+    except (KeyError, TypeError) as error:
+        # The views are ours, written by the projectors: a field missing there is a damaged store.
+        raise StorageError(COMPONENT, f"the stored views of {decision_id} lack field {error}: accord rebuild folds them again") from error
     close_index = _view_int(decision, "adopted")
     note = ledger.log.latest_checkpoint()
     checkpoint = None if note is None else Checkpoint.from_text(note.text)

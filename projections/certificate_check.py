@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from domain.charter import OPERATOR, Settings, check_amendment, parse_settings
-from domain.state import ABSTAIN, APPROVE, OBJECT
-from domain.voting import ADOPTED, Tally, outcome
+from domain.bodies import Accession, Body, CivilSocietyRegister, KeyAdd, KeyRevoke, ProposalClose, ProposalSubmit, VoteCast, parse_body
+from domain.charter import OPERATOR, Settings
+from domain.founding import parse_charter
 from domain.rules import read_statement
+from domain.state import ABSTAIN, APPROVE, OBJECT
+from domain.voting import ADOPTED, outcome
 from ledger.checkpoint import Checkpoint, open_checkpoint, verify_cosignatures
 from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, VerificationError
@@ -36,7 +38,6 @@ from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.note import Note, known_signers
 from ledger.policy import Policy
 from ledger.statement import Statement
-from ledger.timefmt import format_time, parse_time
 from projections.certificate import COMPONENT, Certificate
 from projections.witnessed import Sighting, WitnessedTime, check_witnessed_by, first_sightings, sightings
 
@@ -91,32 +92,27 @@ class _Keys:
         return [key for since, key, proves in self.held.get(actor, []) if since < index or (since == index and proves)]
 
 
-def _key(text: object) -> VerifierKey:
-    return VerifierKey.from_text(str(text))
-
-
-def _introduce(keys: _Keys, index: int, statement: Statement, statements: Mapping[int, Statement]) -> None:
-    """Record the keys entry ``index`` introduces, from the earlier included entries it rests on."""
-    body = statement.body
-    if statement.kind == "key.add":
-        keys.add(statement.actor, _key(body.get("key")), index)
-    elif statement.kind == "key.revoke" and "replacement" in body:
-        keys.add(statement.actor, _key(body["replacement"]), index)
-    elif statement.kind == "civil-society.register":
-        for text in body.get("keys", []):
-            keys.add(statement.actor, _key(text), index, proves_itself=True)
-    elif statement.kind == "accession":
-        for close_index, close in statements.items():
-            if close_index > index or close.kind != "proposal.close" or close.body.get("outcome") != ADOPTED:
-                continue
-            candidate = _submission(statements, close_index, 5).body.get("candidate")
-            if isinstance(candidate, dict) and candidate.get("id") == statement.actor:
-                for text in candidate.get("keys", []):
-                    keys.add(statement.actor, _key(text), index, proves_itself=True)
-    elif statement.kind == "proposal.close" and body.get("outcome") == ADOPTED:
-        submitted = _submission(statements, index, 5).body
-        if submitted.get("category") == "key-revocation" and "replacement" in submitted:
-            keys.add(str(submitted.get("subject")), _key(submitted["replacement"]), index)
+def _introduce(keys: _Keys, index: int, actor: str, body: Body, bodies: Mapping[int, Body]) -> None:
+    """Record the keys entry ``index`` (by ``actor``) introduces, from the earlier included entries it rests on."""
+    if isinstance(body, KeyAdd):
+        keys.add(actor, body.key, index)
+    elif isinstance(body, KeyRevoke) and body.replacement is not None:
+        keys.add(actor, body.replacement, index)
+    elif isinstance(body, CivilSocietyRegister):
+        for key in body.keys:
+            keys.add(actor, key, index, proves_itself=True)
+    elif isinstance(body, Accession):
+        for close_index, close in bodies.items():
+            if close_index < index and isinstance(close, ProposalClose) and close.outcome == ADOPTED and close.proposal == body.proposal:
+                candidate = _submission(bodies, close_index, 5).effect.candidate
+                if candidate is not None and candidate.id == actor:
+                    for key in candidate.keys:
+                        keys.add(actor, key, index, proves_itself=True)
+    elif isinstance(body, ProposalClose) and body.outcome == ADOPTED:
+        submitted = _submission(bodies, index, 5)
+        effect = submitted.effect
+        if submitted.category == "key-revocation" and effect.subject is not None and effect.replacement is not None:
+            keys.add(effect.subject, effect.replacement, index)
 
 
 def verify_certificate(
@@ -144,31 +140,31 @@ def verify_certificate(
         raise MalformedError(COMPONENT, f"step 1 ({STEPS[1]}): {problem}") from error
     statements = {index: statement for index, (_, statement) in notes.items()}
 
-    # Step 2: the charter is the pinned trust anchor; only now is its body read.
+    # Step 2: the charter is the pinned trust anchor; only now is its body read (as the log founded it).
     if 0 not in entries or entries[0].leaf_hash() != anchor:
         raise _fail(2, "the charter is missing or is not the pinned trust anchor")
-    charter = statements[0]
     try:
-        settings = parse_settings(charter.body, charter.origin)
-        keys = _Keys()
-        keys.add(OPERATOR, _key(charter.body.get("operator")), -1)
-        for founder in [*charter.body.get("members", []), *charter.body.get("observers", [])]:
-            for key_text in founder["keys"]:
-                keys.add(founder["id"], _key(key_text), -1)
-    except (AccordError, KeyError, TypeError) as error:
+        charter = parse_charter(statements[0])
+    except AccordError as error:
         raise _fail(2, f"the pinned charter cannot be read: {error}") from error
+    origin, settings = charter.settings.origin, charter.settings
+    keys = _Keys()
+    keys.add(OPERATOR, charter.operator, -1)
+    for founder in charter.founders:
+        for key in founder.keys:
+            keys.add(founder.id, key, -1)
 
     # Step 3: the checkpoint is signed by the operator (the charter's key, or one an included entry
     # gave it, which steps 4 and 5 then prove), of the charter's origin, cosigned as required.
     operator_keys = [key for _, key, _ in keys.held[OPERATOR]] + _operator_keys_introduced(statements)
-    checkpoint, note = _open(certificate.checkpoint, operator_keys, charter.origin, "its checkpoint")
+    checkpoint, note = _open(certificate.checkpoint, operator_keys, origin, "its checkpoint")
     try:
         cosigners = verify_cosignatures(note, witnesses, quorum)
         if policy is not None:
             policy.check(note)
     except AccordError as error:
         raise _fail(3, f"its checkpoint: {error}") from error
-    smaller = [_open(w.note, operator_keys, charter.origin, f"witnessed checkpoint {n}")[0] for n, w in enumerate(certificate.witnessed)]
+    smaller = [_open(w.note, operator_keys, origin, f"witnessed checkpoint {n}")[0] for n, w in enumerate(certificate.witnessed)]
     seen: list[Sighting] = []
     if policy is not None:
         try:
@@ -188,56 +184,61 @@ def verify_certificate(
         except AccordError as error:
             raise _fail(4, f"witnessed checkpoint {number} (size {small.size}) is not a prefix of the checkpoint: {error}") from error
 
-    # Step 5: each entry is signed by a key its actor held from an earlier entry; the keys an entry
-    # introduces are read only once its own signature holds.
+    # Step 5: each entry is signed by a key its actor held from an earlier entry; its body is read
+    # (in its kind's typed shape, as the log's rules read it) only once its signature holds.
+    bodies: dict[int, Body] = {}
     for index, (signed, statement) in notes.items():
+        if index == 0:
+            continue
         # An accession or a registration is signed by the key it introduces (its possession proven):
         # that key is taken first, from the (verified) admission or from the entry itself.
         proves_itself = statement.kind in SELF_INTRODUCING
         if proves_itself:
-            _introduce_checked(keys, index, statement, statements)
-        if index > 0:
-            try:
-                by = known_signers(signed, keys.signing(statement.actor, index))
-            except AccordError as error:
-                raise _fail(5, f"entry {index} ({statement.kind}): {error}") from error
-            if not by:
-                raise _fail(5, f"entry {index} ({statement.kind}) is not signed by a key {statement.actor} held before it")
+            bodies[index] = _body(index, statement)
+            _introduce(keys, index, statement.actor, bodies[index], bodies)
+        try:
+            by = known_signers(signed, keys.signing(statement.actor, index))
+        except AccordError as error:
+            raise _fail(5, f"entry {index} ({statement.kind}): {error}") from error
+        if not by:
+            raise _fail(5, f"entry {index} ({statement.kind}) is not signed by a key {statement.actor} held before it")
         if not proves_itself:
-            _introduce_checked(keys, index, statement, statements)
+            bodies[index] = _body(index, statement)
+            _introduce(keys, index, statement.actor, bodies[index], bodies)
     operator_held = {key for _, key, _ in keys.held[OPERATOR]}
     if not any(signature.made_by(key) for signature in note.signatures for key in operator_held):
         raise _fail(5, "its checkpoint is not signed by a key the operator held")
 
     # Step 6: only now, what the statements say: the proposal, the votes, the close.
-    certified = _check_decision(certificate, statements, entries, settings, checkpoint, cosigners)
+    certified = _check_decision(certificate, statements, bodies, entries, settings, checkpoint, cosigners)
 
     # Step 7: under a policy, witnessed time bounds the votes and the close.
     if policy is None:
         return certified
-    return _check_witnessed(certified, entries, statements, settings, seen, policy)
+    return _check_witnessed(certified, entries, statements, bodies, settings, seen, policy)
 
 
-def _introduce_checked(keys: _Keys, index: int, statement: Statement, statements: Mapping[int, Statement]) -> None:
+def _body(index: int, statement: Statement) -> Body:
+    """The typed body of entry ``index``: the shape check the writer ran when it was appended."""
     try:
-        _introduce(keys, index, statement, statements)
-    except VerificationError:
-        raise
+        return parse_body(statement)
     except AccordError as error:
-        raise _fail(5, f"entry {index} ({statement.kind}) introduces a key that cannot be read: {error}") from error
+        raise _fail(5, f"entry {index} ({statement.kind}): {error}") from error
 
 
 def _operator_keys_introduced(statements: Mapping[int, Statement]) -> list[VerifierKey]:
-    """Keys the operator's own included key.add entries name (candidates for step 3; step 5 proves the entries)."""
+    """Keys the operator's own included key entries name: candidates for step 3, whose entries step 5 then proves."""
     found = []
     for statement in statements.values():
         if statement.actor == OPERATOR and statement.kind in ("key.add", "key.revoke"):
-            text = statement.body.get("key" if statement.kind == "key.add" else "replacement")
-            if isinstance(text, str):
-                try:
-                    found.append(VerifierKey.from_text(text))
-                except AccordError:
-                    continue  # step 5 names it
+            try:
+                body = parse_body(statement)
+            except AccordError:
+                continue  # step 5 names it
+            if isinstance(body, KeyAdd):
+                found.append(body.key)
+            elif isinstance(body, KeyRevoke) and body.replacement is not None:
+                found.append(body.replacement)
     return found
 
 
@@ -253,82 +254,70 @@ def _open(note_text: str, operator_keys: Sequence[VerifierKey], origin: str, wha
     raise _fail(3, f"{what} is not signed by the operator")
 
 
-def _submission(statements: Mapping[int, Statement], index: int, step: int) -> Statement:
-    """The submission that the adopting close at ``index`` decides, included too."""
-    close = statements.get(index)
-    if close is None or close.kind != "proposal.close" or close.body.get("outcome") != ADOPTED:
+def _adopted(bodies: Mapping[int, Body], index: int, step: int) -> tuple[ProposalClose, ProposalSubmit]:
+    """The adopting close at ``index`` and the submission it decides, both included."""
+    close = bodies.get(index)
+    if not isinstance(close, ProposalClose) or close.outcome != ADOPTED:
         raise _fail(step, f"entry {index} is not an included close that adopted a proposal")
-    submission = close.body.get("submission")
-    submitted = statements.get(submission) if type(submission) is int else None
-    if submitted is None or submitted.kind != "proposal.submit":
+    submitted = bodies.get(close.submission)
+    if not isinstance(submitted, ProposalSubmit):
         raise _fail(step, f"the submission that the close at entry {index} decides is not included")
-    return submitted
+    return close, submitted
 
 
-def _settings_at(statements: Mapping[int, Statement], settings: Settings, close_index: int) -> Settings:
+def _submission(bodies: Mapping[int, Body], index: int, step: int) -> ProposalSubmit:
+    """The submission that the adopting close at ``index`` decides, included too."""
+    return _adopted(bodies, index, step)[1]
+
+
+def _settings_at(bodies: Mapping[int, Body], settings: Settings, close_index: int) -> Settings:
     """The charter's settings, with every included amendment adopted before the close applied in order."""
-    for index, statement in sorted(statements.items()):
-        if statement.kind != "proposal.close" or index >= close_index or statement.body.get("outcome") != ADOPTED:
-            continue
-        submitted = _submission(statements, index, 6)
-        if submitted.body.get("category") == "charter-amendment":
-            try:
-                settings = settings.amended(check_amendment(submitted.body.get("amendment")))
-            except AccordError as error:
-                raise _fail(6, f"the amendment adopted at entry {index}: {error}") from error
+    for index, body in sorted(bodies.items()):
+        if index < close_index and isinstance(body, ProposalClose) and body.outcome == ADOPTED:
+            amendment = _submission(bodies, index, 6).effect.amendment
+            if amendment is not None:
+                settings = settings.amended(amendment)
     return settings
-
-
-def _deadline(submitted: Statement, index: int) -> int:
-    deadline = submitted.body.get("deadline")
-    try:
-        return parse_time(deadline if isinstance(deadline, str) else repr(deadline), "deadline")
-    except AccordError as error:
-        raise _fail(6, f"the proposal at entry {index}: {error}") from error
 
 
 def _check_decision(
     certificate: Certificate,
     statements: Mapping[int, Statement],
+    bodies: Mapping[int, Body],
     entries: Mapping[int, Entry],
     settings: Settings,
     checkpoint: Checkpoint,
     cosigners: list[VerifierKey],
 ) -> Certified:
     close_index, proposal_id, decision_id = certificate.close, certificate.proposal, certificate.decision
-    submitted = _submission(statements, close_index, 6)
-    close = statements[close_index].body
-    if close.get("proposal") != proposal_id:
-        raise _fail(6, f"entry {close_index} closes {close.get('proposal')}, not {proposal_id}")
-    if close.get("decision") != decision_id:
-        raise _fail(6, f"the close at entry {close_index} creates {close.get('decision')}, not {decision_id}")
-    proposal_index = close["submission"]
-    proposal = submitted.body
-    deadline = _deadline(submitted, proposal_index)
+    close, proposal = _adopted(bodies, close_index, 6)
+    if close.proposal != proposal_id:
+        raise _fail(6, f"entry {close_index} closes {close.proposal}, not {proposal_id}")
+    if close.decision != decision_id:
+        raise _fail(6, f"the close at entry {close_index} creates {close.decision}, not {decision_id}")
     votes: dict[str, str] = {}
-    for index, statement in sorted(statements.items()):
-        if statement.kind != "vote.cast" or statement.body.get("proposal") != proposal_id:
+    for index, body in sorted(bodies.items()):
+        if not isinstance(body, VoteCast) or body.proposal != proposal_id:
             continue
-        if not proposal_index < index < close_index or entries[index].logged_at_seconds >= deadline:
-            raise _fail(6, f"vote at entry {index} is not between the proposal and its deadline {format_time(deadline)}")
-        if statement.actor in votes:
-            raise _fail(6, f"{statement.actor} has two counted votes (the second at entry {index})")
-        votes[statement.actor] = str(statement.body.get("position"))
-    tally_json = close.get("tally")
-    tally = Tally.from_json(tally_json) if isinstance(tally_json, dict) else None
+        if not close.submission < index < close_index or entries[index].logged_at_seconds >= proposal.deadline:
+            raise _fail(6, f"vote at entry {index} is not between the proposal and its deadline {proposal.deadline_text}")
+        actor = statements[index].actor
+        if actor in votes:
+            raise _fail(6, f"{actor} has two counted votes (the second at entry {index})")
+        votes[actor] = body.position
+    tally, tally_json = close.tally, dict(close.tally_json)
     positions = list(votes.values())
     counts = {APPROVE: positions.count(APPROVE), OBJECT: positions.count(OBJECT), ABSTAIN: positions.count(ABSTAIN)}
     if tally is None or any(tally.to_json()[name] != count for name, count in counts.items()):
         raise _fail(6, f"the close's tally {tally_json} does not count the votes it rests on {counts}")
-    categories = _settings_at(statements, settings, close_index).categories
-    category = proposal.get("category")
-    if not isinstance(category, str) or category not in categories:
-        raise _fail(6, f"category {category!r} is not in the charter")
-    procedure = categories[category].procedure
+    categories = _settings_at(bodies, settings, close_index).categories
+    if proposal.category not in categories:
+        raise _fail(6, f"category {proposal.category!r} is not in the charter")
+    procedure = categories[proposal.category].procedure
     if outcome(procedure, tally) != ADOPTED:
         raise _fail(6, f"under {procedure}, the tally {tally_json} does not adopt {proposal_id}")
     return Certified(
-        decision_id, proposal_id, str(proposal.get("title")), category, procedure, tally.to_json(), close_index, checkpoint, cosigners, {}
+        decision_id, proposal_id, proposal.title, proposal.category, procedure, tally.to_json(), close_index, checkpoint, cosigners, {}
     )
 
 
@@ -336,6 +325,7 @@ def _check_witnessed(
     certified: Certified,
     entries: Mapping[int, Entry],
     statements: Mapping[int, Statement],
+    bodies: Mapping[int, Body],
     settings: Settings,
     seen: Sequence[Sighting],
     policy: Policy,
@@ -343,15 +333,16 @@ def _check_witnessed(
     """Step 7: the rules of ``verify --policy`` (SPEC 12) on the checkpoints the certificate carries,
     and each counted vote in the log by deadline + witness_lag in the time of the policy's quorum."""
     lag = settings.witness_lag_seconds
-    deadline = _deadline(_submission(statements, certified.close_index, 7), statements[certified.close_index].body["submission"])
+    deadline = _submission(bodies, certified.close_index, 7).deadline
     time = WitnessedTime(seen)
     bound: dict[int, Mapping[str, Sighting]] = {}
     for index, entry in sorted(entries.items()):
-        statement = statements[index]
+        body = bodies.get(index)
         try:
             time.check(index, entry.logged_at_seconds, lag)
-            if statement.kind == "vote.cast" and statement.body.get("proposal") == certified.proposal:
-                bound[index] = check_witnessed_by(index, f"vote by {statement.actor}", deadline, lag, seen, policy, "the deadline")
+            if isinstance(body, VoteCast) and body.proposal == certified.proposal:
+                what = f"vote by {statements[index].actor}"
+                bound[index] = check_witnessed_by(index, what, deadline, lag, seen, policy, "the deadline")
         except AccordError as error:
             raise _fail(7, str(error)) from error
     # The close is held by the checkpoint that the quorum cosigned (step 3): its time is reported, not bounded.

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from ledger.errors import AccordError, MalformedError
 from ledger.merkle import MemoryTree
 from projections.certificate import MAX_CERTIFICATE, Certificate
 from projections.certificate_check import verify_certificate
+from projections.views import DECISION
 from tests.audit.history import (
     History,
     build_history,
@@ -229,3 +232,17 @@ def test_witnessed_checkpoint_that_is_not_a_prefix_is_refused_at_step_4(history:
     size = history.early_size
     message = refusal(json.dumps(document), history)
     assert message.startswith(f"certificate: step 4 (inclusion): witnessed checkpoint 0 (size {size}) is not a prefix of the checkpoint: merkle: ")
+
+
+def test_certificate_from_damaged_views_is_refused_naming_the_field(history: History, tmp_path: Path) -> None:
+    # The builder reads the store's own views; a damaged row is a one-line storage error, not a KeyError.
+    store = copy_store(history.path, tmp_path / "damaged.db")
+    with closing(sqlite3.connect(store)) as connection, connection:
+        changed_rows = connection.execute("UPDATE accord_rows SET doc = json_remove(doc, '$.proposal') WHERE view = ?", (DECISION,)).rowcount
+    assert changed_rows >= 1
+    decision = history.decisions["silence"]
+    out = tmp_path / "d.certificate"
+    assert refused("certificate", decision, "--store", store_url(store), "--out", out) == (
+        f"accord: certificate: the stored views of {decision} lack field 'proposal': accord rebuild folds them again"
+    )
+    assert not out.exists()

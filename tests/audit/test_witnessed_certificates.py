@@ -4,7 +4,8 @@ A council with two policy witnesses (w1, w2; the policy needs both). P-1 is
 honest: each vote is cosigned minutes after it is logged. P-2 is the attack
 of issue 15: the deadline passes while the witnesses watch the log unchanged,
 then the operator sets its clock back and slips in one more vote "before the
-deadline". The log's rules (logged_at only) accept it, and so does a
+deadline". P-3 is the converse: the operator sets its clock forward to the
+deadline and closes a day early. The log's rules (logged_at only) accept it, and so does a
 certificate read without a policy; under the policy, the witnesses first saw
 that vote an hour after the deadline, and the certificate is refused, naming
 the vote, the witness and both times, both when it is written and when it is
@@ -90,6 +91,18 @@ def council(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
         marks["late_close"] = council.close(late).index
         times["late_seen"] = deadline + HOUR + 60
         witnessed(times["late_seen"])
+
+        # Closed early: a day before P-3's deadline the operator sets its clock forward to it and closes.
+        clock.now = times["late_seen"] + HOUR
+        early = council.propose("fr", "general", DAY)
+        times["early_deadline"] = clock.now + DAY
+        clock.now += HOUR
+        marks["early_de"] = council.vote("de", early, "approve").index
+        witnessed(clock.now + 10)
+        times["early_real"] = clock.now + HOUR
+        clock.now = times["early_deadline"]
+        marks["early_close"] = council.close(early).index
+        witnessed(times["early_real"])
         anchor = ledger.log.entry(0).leaf_hash()
     policy = folder / "witnesses.policy"
     policy.write_text(policy_text([w1, w2]))
@@ -195,3 +208,16 @@ def test_policy_quorum_must_cosign_the_main_checkpoint(council: Witnessed, tmp_p
     assert str(raised.value) == "certificate: step 3 (checkpoint): its checkpoint: policy: quorum both not met: cosigned by none"
     result = run("verify-certificate", tmp_path / "D-1.certificate", "--anchor", council.anchor.hex(), "--policy", tmp_path / "missing.policy")
     assert result.exit_code == 2
+
+
+def test_close_forward_dated_to_the_deadline_is_refused_by_the_rule_of_verify(council: Witnessed, tmp_path: Path) -> None:
+    text = written(council, "D-3", tmp_path)
+    close = council.marks["early_close"]
+    message = (
+        f"certificate: step 7 (witnessed time): entry {close}: forward-dated: logged_at {format_time(council.times['early_deadline'])} "
+        f"is more than witness_lag 5m after {format_time(council.times['early_real'])}, when witness w1 cosigned a checkpoint of size {close + 1} holding it"
+    )
+    with pytest.raises(VerificationError) as raised:
+        verify_certificate(text, council.anchor, policy=Policy.from_text(council.policy.read_text()))
+    assert str(raised.value) == message
+    assert verify_certificate(text, council.anchor).decision == "D-3"  # on the operator's word alone
