@@ -45,6 +45,8 @@ class QuorumUnavailable(StorageError):
 @dataclass
 class _Witness:
     policy: PolicyWitness
+    url: str
+    """The policy's URL for this witness (Witnessing refuses a witness without one)."""
     executor: ThreadPoolExecutor
     cosigned: int = 0
     """The size this witness told us it cosigned last (0 until it says)."""
@@ -56,13 +58,14 @@ class Witnessing:
     """Gathers a policy's cosignatures for the checkpoints of the ledger in ``store_url``."""
 
     def __init__(self, policy: Policy, store_url: str, *, timeout: float = REQUEST_TIMEOUT, clock: Callable[[], float] = time.monotonic) -> None:
-        missing = [w.name for w in policy.witnesses.values() if not w.url]
+        urls = {w.name: w.url for w in policy.witnesses.values() if w.url}
+        missing = [w.name for w in policy.witnesses.values() if w.name not in urls]
         if missing:
             raise QuorumUnavailable("policy", f"witness {missing[0]} has no URL to send checkpoints to")
         self.policy = policy
         self.ledger = Ledger.open(store_url)
         self.client = httpx.Client(timeout=timeout, headers={"Content-Type": "text/plain; charset=utf-8"})
-        self.witnesses = {w.name: _Witness(w, ThreadPoolExecutor(1, thread_name_prefix=f"witness-{w.name}")) for w in policy.witnesses.values()}
+        self.witnesses = {w.name: _Witness(w, urls[w.name], ThreadPoolExecutor(1, thread_name_prefix=f"witness-{w.name}")) for w in policy.witnesses.values()}
         self.clock = clock
         self.lock = threading.Lock()
         self.quorum_met = True
@@ -84,7 +87,7 @@ class Witnessing:
         with witness.lock:
             try:
                 for _ in range(MAX_CONFLICTS):
-                    response = self.client.post(witness.policy.url.rstrip("/") + "/add-checkpoint", content=self._request(witness, note, size))  # type: ignore[union-attr]
+                    response = self.client.post(witness.url.rstrip("/") + "/add-checkpoint", content=self._request(witness, note, size))
                     if response.status_code == 409 and response.headers.get("content-type", "").startswith(SIZE_CONTENT_TYPE):
                         told = response.text.strip()
                         if not told.isdigit() or int(told) > size:
