@@ -33,15 +33,14 @@ from ledger.bundle import Bundle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import AccordError, VerificationError
-from ledger.evidence import build_evidence, check_evidence
 from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.policy import Policy
 from ledger.statement import Statement
-from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size, operator_keys
+from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size
 from projections.checking import PARALLEL_FROM
-from projections.exchange import export_bundle, import_bundle
-from projections.ledger import Ledger
-from projections.witnessed import InconsistentCheckpoint, PolicyCheck
+from projections.exchange import export_bundle, import_bundle, published
+from projections.witnessed import PolicyCheck
+from cli.evidence_cmd import check_evidence_command, equivocation_to, evidence, evidence_option, from_bundle, from_store
 
 
 def workers_for(entries: int) -> int:
@@ -132,12 +131,6 @@ def _summary(result: Audit, source: str) -> Verification:
     }
 
 
-def _equivocation(ledger: Ledger, published: str, checkpoint_note: str) -> str:
-    """Evidence that ``published`` contradicts the verified checkpoint, from this store's tree."""
-    operator = operator_keys(ledger.state())[-1]
-    return build_evidence(published, checkpoint_note, operator, lambda m, n: (ledger.log.root_at(m), ledger.log.consistency_proof(m, n)))
-
-
 def _render(d: Verification) -> Iterable[str]:
     what = f"entries {d['checked_from']} to {d['entries'] - 1}" if d["checked_from"] else f"{d['entries']} entries from the charter"
     yield f"verified {what} of {d['source']} (anchor {d['anchor'][:16]}...): every index, time, signature, key and rule holds"
@@ -156,14 +149,14 @@ def _render(d: Verification) -> Iterable[str]:
 @click.option("--save-state", "save_file", type=click.Path(dir_okay=False), callback=output_path, help="Save what this run verified, to continue from it with --since.")
 @with_witnesses
 @policy_option
-@click.option("--evidence", "evidence_file", type=click.Path(dir_okay=False), callback=output_path, help="If a published checkpoint contradicts the log, write the equivocation evidence here.")
+@evidence_option
 @verifier_option
 @store_option
 @log_option
 @json_option
 @pass_session
 def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_file: str | None, since_file: str | None,
-           save_file: str | None, witnesses: list[VerifierKey], witness_quorum: int, policy: Policy | None, evidence_file: str | None,
+           save_file: str | None, witnesses: list[VerifierKey], witness_quorum: int, policy: Policy | None, evidence_file: str,
            verifier: str, as_json: bool) -> None:
     """Replay the log from its charter (or from a saved point) and check every entry, the root, the checkpoint, the views.
 
@@ -199,8 +192,8 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             # Read to the end when it is covered, so that what trails the entries is refused too.
             entries: Iterable[bytes] = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
             total = stop - start
-            watched = PolicyCheck(policy, [note]) if policy else None
-            with counting(total, "verifying") as tick:
+            watched = PolicyCheck(policy, [note, *bundle.kept]) if policy else None
+            with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_bundle(bundle_path)):
 
                 def witnessed(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
                     if watched is not None:
@@ -208,7 +201,7 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                     tick()
 
                 result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=witnessed,
-                               workers=workers_for(total), verifier=verifier)
+                               workers=workers_for(total), verifier=verifier, kept=bundle.kept)
         document = _summary(result, bundle_path)
         if watched is not None:
             document["policy"] = watched.quorum(note)
@@ -224,9 +217,9 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             pass  # an entry the views cannot take: the replay names it with its index
         views = ViewCheck(ledger.views, start)
         total = ledger.log.size - start
-        published = list(dict.fromkeys(text for _, text in ledger.store.checkpoints()))
-        watched = PolicyCheck(policy, [note, *published]) if policy else None
-        with counting(total, "verifying") as tick:
+        kept = published(ledger)
+        watched = PolicyCheck(policy, [note, *kept]) if policy else None
+        with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_store(ledger)):
 
             def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
                 views(before, entry, after, statement)
@@ -235,18 +228,11 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                 tick()
 
             entries = ledger.log.entry_data(start)
-            try:
-                result = audit(
-                    entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
-                    consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
-                    kept=published,
-                )
-            except InconsistentCheckpoint as error:
-                if evidence_file is None:
-                    raise
-                proof = _equivocation(ledger, error.note_text, note)
-                write_atomically(evidence_file, proof)
-                raise VerificationError(error.component, f"{error.problem}; evidence written to {evidence_file}") from error
+            result = audit(
+                entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
+                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
+                kept=kept,
+            )
         views.finish(result.replay.size)
         document = _summary(result, session.store_url)
         document["views"] = True
@@ -329,63 +315,6 @@ def rebuild(session: Session) -> None:
     """
     size = session.ledger().rebuild()
     click.echo(f"views rebuilt from {size} entries")
-
-
-@click.command()
-@click.argument("first", metavar="CHECKPOINT_A", type=click.Path(exists=True, dir_okay=False))
-@click.argument("second", metavar="CHECKPOINT_B", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path, help="Where to write the evidence file.")
-@click.option("--operator", "operator_key", type=VERIFIER_KEY, help="The operator's verifier key, .pub or key file (default: from the store's charter).")
-@store_option
-@pass_session
-def evidence(session: Session, first: str, second: str, out: str, operator_key: VerifierKey | None) -> None:
-    """Turn two signed checkpoints of one origin that are not consistent into portable evidence.
-
-    When the sizes differ, the store must hold the larger checkpoint's tree.
-
-    \b
-    Example:
-      accord evidence seen-by-fr.txt seen-by-pl.txt --out equivocation.json
-    """
-    ledger = session.ledger()
-    if operator_key is not None:
-        operator = operator_key
-    else:
-        state = ledger.state()
-        keys = operator_keys(state)
-        if not keys:
-            raise click.UsageError("no ledger in the store to take the operator's key from: give --operator")
-        operator = keys[-1]
-
-    def prefix(size1: int, size2: int) -> tuple[bytes, list[bytes]]:
-        if ledger.log.size < size2:
-            raise VerificationError("evidence", f"the store holds {ledger.log.size} entries, not the size-{size2} tree")
-        return ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2)
-
-    text = build_evidence(read_text(first), read_text(second), operator, prefix)
-    write_atomically(out, text, public=True)
-    click.echo(f"equivocation proven; evidence written to {out}")
-
-
-@click.command("check-evidence")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--operator", "operator_key", type=VERIFIER_KEY, help="Pin the operator's verifier key (or its .pub or key file).")
-def check_evidence_command(file: str, operator_key: VerifierKey | None) -> None:
-    """Check an equivocation evidence file: exit 0 if it proves the operator signed two inconsistent trees.
-
-    \b
-    Example:
-      accord check-evidence equivocation.json --operator accord.example/european-security+1a2b3c4d+AQ...
-    """
-    proven = check_evidence(read_text(file), operator_key)
-    small, large = proven.smaller, proven.larger
-    if small.size == large.size:
-        click.echo(f"equivocation by {proven.origin}: two roots signed for size {small.size}: {small.root_hash.hex()} and {large.root_hash.hex()}")
-    else:
-        click.echo(
-            f"equivocation by {proven.origin}: the signed tree of size {large.size} has root {proven.prefix_root.hex()} at size {small.size}, "
-            f"but the signed checkpoint of size {small.size} has {small.root_hash.hex()}"
-        )
 
 
 COMMANDS = [verify, export, import_, rebuild, evidence, check_evidence_command]

@@ -11,6 +11,11 @@ A bundle is a directory, or the same files in one ``.tar`` file:
 ``checkpoint``
     the newest checkpoint of size ``size``, signed by the operator, with the
     witnesses' cosignatures.
+``checkpoints``
+    every checkpoint the log published up to ``size``, with its
+    cosignatures (:func:`ledger.published.compact`): one note a line, as a
+    JSON string. Verification checks each against the tree at its size and
+    takes the witnesses' times from them all (SPEC 12).
 
 A ``.tar.gz`` (or ``.tgz``) file holds the same tar compressed with gzip.
 
@@ -18,7 +23,8 @@ Nothing in a bundle is trusted: the verifier pins the charter's leaf hash and
 checks every entry, the root and the signatures itself. Reading one is
 bounded whatever it holds (SPEC 10): members are regular files only (no
 links, FIFOs or devices), each name at most once, the manifest and the
-checkpoint a few KiB, an entry line at most 65,536 bytes; a compressed
+checkpoint a few KiB, the published checkpoints at most MAX_KEPT notes in
+MAX_KEPT_BYTES, each of this origin and within the bundle, an entry line at most 65,536 bytes; a compressed
 archive is read only when its name says so, and never past the sizes its
 manifest allows; the manifest must agree with its checkpoint, and entries
 past the checkpoint are refused, never reported as verified.
@@ -43,10 +49,13 @@ from ledger.errors import MalformedError
 from ledger.note import Note
 
 BUNDLE_VERSION = 1
-MANIFEST, ENTRIES, CHECKPOINT = "bundle.json", "entries", "checkpoint"
+MANIFEST, ENTRIES, CHECKPOINT, CHECKPOINTS = "bundle.json", "entries", "checkpoint", "checkpoints"
 MAX_MANIFEST = 4_096
 MAX_CHECKPOINT = 16_384
 """A checkpoint note with its cosignatures: a few lines, a few dozen witnesses at most."""
+MAX_KEPT = 100_000
+MAX_KEPT_BYTES = 64 * 1024 * 1024
+"""The published checkpoints a bundle may carry: years of batches of a council's log, in bounded memory."""
 MAX_ENTRY_LINE = 65_536
 """An entry (at most 65,535 bytes, SPEC 4) and its newline."""
 GZIP_SUFFIXES = (".tar.gz", ".tgz")
@@ -79,8 +88,45 @@ def is_archive_name(path: Path) -> bool:
     return path.name.endswith((".tar", *GZIP_SUFFIXES))
 
 
-def write_bundle(path: str | os.PathLike[str], manifest: Manifest, entries: Iterable[bytes], checkpoint_note: str) -> int:
+def kept_to_bytes(kept: Iterable[str]) -> bytes:
+    """The ``checkpoints`` member: one JSON string a line."""
+    return b"".join(json.dumps(text).encode("ascii") + b"\n" for text in kept)
+
+
+def kept_from_bytes(data: bytes, manifest: Manifest) -> tuple[str, ...]:
+    """The published checkpoint notes of a ``checkpoints`` member, each of the bundle's origin and within its size."""
+    if len(data) > MAX_KEPT_BYTES:
+        raise MalformedError("bundle", f"{CHECKPOINTS} is larger than {MAX_KEPT_BYTES} bytes")
+    if data and not data.endswith(b"\n"):
+        raise MalformedError("bundle", f"{CHECKPOINTS} does not end in a newline")
+    lines = data.split(b"\n")[:-1]
+    if len(lines) > MAX_KEPT:
+        raise MalformedError("bundle", f"{CHECKPOINTS} holds {len(lines)} notes, want at most {MAX_KEPT}")
+    kept = []
+    for number, line in enumerate(lines, 1):
+        if len(line) > 2 * MAX_CHECKPOINT or not line.startswith(b'"'):
+            raise MalformedError("bundle", f"{CHECKPOINTS} line {number}: want a JSON string of at most {MAX_CHECKPOINT} bytes")
+        try:
+            text = json.loads(line)
+            if not isinstance(text, str):
+                raise ValueError("not a string")
+            checkpoint = Checkpoint.from_text(Note.from_text(text).text)
+        except (ValueError, MalformedError) as error:
+            raise MalformedError("bundle", f"{CHECKPOINTS} line {number}: {error}") from error
+        if checkpoint.origin != manifest.origin:
+            raise MalformedError("bundle", f"{CHECKPOINTS} line {number} is of origin {checkpoint.origin!r}, the bundle of {manifest.origin!r}")
+        if checkpoint.size > manifest.size:
+            raise MalformedError("bundle", f"{CHECKPOINTS} line {number} is of size {checkpoint.size}, past the bundle's {manifest.size}")
+        kept.append(text)
+    return tuple(kept)
+
+
+def write_bundle(
+    path: str | os.PathLike[str], manifest: Manifest, entries: Iterable[bytes], checkpoint_note: str, kept: Iterable[str] = ()
+) -> int:
     """Write a bundle (a directory, or one tar file when ``path`` ends in .tar, .tar.gz or .tgz); returns the entries written.
+
+    ``kept`` are the published checkpoints (compacted) the bundle carries.
 
     Written beside the destination and renamed into place, so a reader never
     sees half a bundle; an existing bundle is never overwritten.
@@ -100,11 +146,12 @@ def write_bundle(path: str | os.PathLike[str], manifest: Manifest, entries: Iter
         if count != manifest.size - manifest.first:
             raise MalformedError("bundle", f"wrote {count} entries, want {manifest.size - manifest.first}")
         (staging / CHECKPOINT).write_text(checkpoint_note, encoding="utf-8")
+        (staging / CHECKPOINTS).write_bytes(kept_to_bytes(kept))
         (staging / MANIFEST).write_text(manifest.to_text(), encoding="utf-8")
         if is_archive_name(target):
             packed = staging / "bundle.tar"
             with tarfile.open(packed, "w:gz" if target.name.endswith(GZIP_SUFFIXES) else "w") as archive:
-                for name in (MANIFEST, CHECKPOINT, ENTRIES):
+                for name in (MANIFEST, CHECKPOINT, CHECKPOINTS, ENTRIES):
                     archive.add(staging / name, arcname=name)
             os.replace(packed, target)
         else:
@@ -112,9 +159,6 @@ def write_bundle(path: str | os.PathLike[str], manifest: Manifest, entries: Iter
         return count
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-
 
 
 _COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
@@ -178,11 +222,15 @@ class Bundle:
         self._budget: _Budget | None = None
         self._entries: IO[bytes] | None = None
         self._entries_size = 0
+        kept = b""
         if self.path.is_dir():
             manifest = _read_small(self._member_file(MANIFEST), MANIFEST, MAX_MANIFEST)
             checkpoint = _read_small(self._member_file(CHECKPOINT), CHECKPOINT, MAX_CHECKPOINT)
+            if os.path.lexists(self.path / CHECKPOINTS):
+                with self._member_file(CHECKPOINTS) as stream:
+                    kept = _read_small(stream, CHECKPOINTS, MAX_KEPT_BYTES)
         elif self.path.exists():
-            manifest, checkpoint = self._open_archive()
+            manifest, checkpoint, kept = self._open_archive()
         else:
             raise MalformedError("bundle", f"no bundle at {self.path}")
         self.manifest = Manifest.from_text(manifest)
@@ -191,11 +239,13 @@ class Bundle:
         except UnicodeDecodeError as error:
             raise MalformedError("bundle", f"checkpoint is not UTF-8 at byte {error.start}") from error
         self._agree()
+        self.kept = kept_from_bytes(kept, self.manifest)
+        """The published checkpoints the bundle carries (none in a bundle written before they were)."""
 
     def _member_file(self, name: str) -> BinaryIO:
         return open_regular(self.path / name, name)
 
-    def _open_archive(self) -> tuple[bytes, bytes]:
+    def _open_archive(self) -> tuple[bytes, bytes, bytes]:
         raw = open_regular(self.path, str(self.path))
         gzipped = self.path.name.endswith(GZIP_SUFFIXES)
         magic = raw.read(6)
@@ -217,9 +267,11 @@ class Bundle:
                     raise MalformedError("bundle", f"{self.path} has no {ENTRIES}")
                 if member.name == ENTRIES:
                     break
-                limit = MAX_MANIFEST if member.name == MANIFEST else MAX_CHECKPOINT
+                limit = {MANIFEST: MAX_MANIFEST, CHECKPOINT: MAX_CHECKPOINT}.get(member.name, MAX_KEPT_BYTES)
                 if member.size > limit:
                     raise MalformedError("bundle", f"{member.name} is larger than {limit} bytes")
+                if member.name == CHECKPOINTS:
+                    self._budget.limit += member.size  # past the headers' budget, by what its header says, no more
                 small[member.name] = self._contents(member).read()
         except (tarfile.TarError, EOFError, OSError) as error:
             self.close()
@@ -232,15 +284,15 @@ class Bundle:
                 self.close()
                 raise MalformedError("bundle", f"{self.path} has no {name} before its {ENTRIES}")
         self._entries_member = member
-        return small[MANIFEST], small[CHECKPOINT]
+        return small[MANIFEST], small[CHECKPOINT], small.get(CHECKPOINTS, b"")
 
     def _next_member(self, seen: set[str]) -> tarfile.TarInfo | None:
         assert self._archive is not None
         member = self._archive.next()
         if member is None:
             return None
-        if member.name not in (MANIFEST, CHECKPOINT, ENTRIES):
-            raise MalformedError("bundle", f"unexpected member {member.name[:80]!r}; a bundle holds {MANIFEST}, {CHECKPOINT} and {ENTRIES}")
+        if member.name not in (MANIFEST, CHECKPOINT, CHECKPOINTS, ENTRIES):
+            raise MalformedError("bundle", f"unexpected member {member.name[:80]!r}; a bundle holds {MANIFEST}, {CHECKPOINT}, {CHECKPOINTS} and {ENTRIES}")
         if member.name in seen:
             raise MalformedError("bundle", f"member {member.name} appears twice")
         if not member.isreg() or member.issparse():
@@ -297,7 +349,7 @@ class Bundle:
             if stream.read(1):
                 raise MalformedError("bundle", f"entries file holds entries past the checkpoint's size {self.manifest.size}: they are not verified")
             if self._archive is not None:
-                self._next_member({MANIFEST, CHECKPOINT, ENTRIES})
+                self._next_member({MANIFEST, CHECKPOINT, CHECKPOINTS, ENTRIES})
         except (tarfile.TarError, EOFError, OSError) as error:
             raise MalformedError("bundle", f"{self.path} is not a readable tar archive: {error}") from error
         finally:

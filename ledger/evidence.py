@@ -11,8 +11,9 @@ the operator's verifier key alone.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, open_checkpoint
@@ -20,7 +21,7 @@ from ledger.documents import load_document
 from ledger.errors import AccordError, MalformedError, ProofError, VerificationError
 from ledger.encoding import decode_base64
 from ledger.keys import VerifierKey
-from ledger.merkle import verify_consistency
+from ledger.merkle import EMPTY_ROOT, CompactRange, NodeId, completed_nodes, consistency_plan, root_plan, verify_consistency
 
 EVIDENCE_VERSION = 1
 KIND = "accord-equivocation"
@@ -107,3 +108,24 @@ def check_evidence(text: str, operator: VerifierKey | None = None) -> Equivocati
     if root == small.root_hash:
         raise VerificationError("evidence", f"the size-{large.size} tree extends the size-{small.size} one: no equivocation")
     return Equivocation(small.origin, small, large, root)
+
+
+def prefix_from_leaves(leaves: Iterable[bytes], size1: int, size2: int) -> tuple[bytes, list[bytes]]:
+    """The root at ``size1`` and the consistency proof from it to ``size2`` of the tree of these leaf hashes.
+
+    One pass over the first ``size2`` leaves, keeping only the nodes the two
+    need: memory O(log size2), for a verifier that streamed a bundle and has
+    no stored tree. VerificationError if there are fewer leaves.
+    """
+    proof_plan, root = consistency_plan(size1, size2), root_plan(size1)
+    wanted = set(proof_plan.ids) | set(root.ids)
+    found: dict[NodeId, bytes] = {}
+    frontier = CompactRange(0, [])
+    for index, leaf in enumerate(itertools.islice(leaves, size2)):
+        for node, hashed in zip(completed_nodes(index), frontier.append(leaf)):
+            if node in wanted:
+                found[node] = hashed
+    if frontier.size < size2:
+        raise VerificationError("evidence", f"got {frontier.size} entries, want the {size2} of the larger tree")
+    prefix = root.rehash([found[node] for node in root.ids])[0] if size1 else EMPTY_ROOT
+    return prefix, proof_plan.rehash([found[node] for node in proof_plan.ids])

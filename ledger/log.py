@@ -203,10 +203,13 @@ class Log:
         """:meth:`import_verified` of one chunk and no checkpoint."""
         return self.import_verified(first, [(datas, rows)])[0]
 
-    def import_verified(self, first: int, chunks: Iterable[tuple[Sequence[bytes], Rows | None]], checkpoint: Note | None = None) -> list[bool]:
+    def import_verified(
+        self, first: int, chunks: Iterable[tuple[Sequence[bytes], Rows | None]], checkpoint: Note | None = None, kept: Sequence[Note] = ()
+    ) -> list[bool]:
         """Append entry bytes that a verifier has judged (an import), exactly as they are, in chunks,
         each with what its ``rows(cursor)`` writes, and ``checkpoint`` if it is newer than the
-        newest stored: all in ONE transaction, so a crash leaves the log as before or after.
+        newest stored, after the published checkpoints ``kept`` (in order of size) that are
+        newer than it: all in ONE transaction, so a crash leaves the log as before or after.
 
         ``first`` must be the log's size. Nothing is parsed again: the caller vouches that the
         bytes are entries ``first, first + 1, ...`` and that the checkpoint's signature and root
@@ -216,12 +219,15 @@ class Log:
         head = self.head()
         if first != head.size:
             raise StorageError("log", f"entry index {first} does not extend the log of size {head.size}")
-        adopted: tuple[int, str] | None = None
+        adopted: list[tuple[int, str]] = []
         if checkpoint is not None:
             latest = self.store.latest_checkpoint()
-            newest = None if latest is None else Checkpoint.from_text(Note.from_text(latest[1]).text).size
-            if newest is None or newest < Checkpoint.from_text(checkpoint.text).size:
-                adopted = (0 if latest is None else latest[0] + 1, checkpoint.to_text())
+            newest = -1 if latest is None else Checkpoint.from_text(Note.from_text(latest[1]).text).size
+            sequence = 0 if latest is None else latest[0] + 1
+            if newest < Checkpoint.from_text(checkpoint.text).size:
+                for note in [*kept, checkpoint]:
+                    if newest < Checkpoint.from_text(note.text).size and (note is checkpoint or note.to_text() != checkpoint.to_text()):
+                        adopted.append((sequence + len(adopted), note.to_text()))
         frontier = CompactRange(head.frontier.size, list(head.frontier.hashes))
 
         def stored_chunks() -> Iterator[Chunk]:
@@ -232,7 +238,7 @@ class Log:
         try:
             written = self.store.append_many(stored_chunks(), adopted)
         except AppendConflict as error:
-            meanwhile = f"entry {head.size}" if adopted is None else f"entry {head.size} or checkpoint {adopted[0]}"
+            meanwhile = f"entry {head.size}" if not adopted else f"entry {head.size} or checkpoint {adopted[0][0]}"
             raise StorageError("log", f"another writer appended {meanwhile} meanwhile; nothing was appended") from error
         self._frontier, self._head = frontier, None
         return written

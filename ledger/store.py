@@ -190,9 +190,9 @@ class LogStore:
         AppendConflict if an index is taken. Returns what ``rows`` returns (True without it)."""
         return self.append_many([(entries, rows)])[0]
 
-    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+    def append_many(self, chunks: Iterable[Chunk], checkpoints: Sequence[tuple[int, str]] = ()) -> list[bool]:
         """Store chunks of consecutive entries, each with what its ``rows(cursor)`` writes, then
-        ``checkpoint`` (sequence number, note text), all in ONE transaction: a crash leaves the
+        ``checkpoints`` (sequence number, note text), all in ONE transaction: a crash leaves the
         store as it was before or after. AppendConflict if an index or the sequence number is
         taken. Returns, per chunk, what its ``rows`` returned (True without)."""
         raise NotImplementedError

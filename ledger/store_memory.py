@@ -82,7 +82,7 @@ class MemoryStore(LogStore):
                 hashes.append(self._entries[completing].nodes[node[0]])
             return hashes
 
-    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+    def append_many(self, chunks: Iterable[Chunk], checkpoints: Sequence[tuple[int, str]] = ()) -> list[bool]:
         with self._lock, self.transaction() as cursor:
             # The rows first, in their own database, rolled back if an entry cannot be stored.
             pending: list[StoredEntry] = []
@@ -92,11 +92,10 @@ class MemoryStore(LogStore):
                     self._check_next("version", stored.index, len(self._entries) + len(pending))
                     pending.append(stored)
                 written.append(True if rows is None else rows(cursor))
-            if checkpoint is not None:
-                self._check_next("checkpoint", checkpoint[0], len(self._checkpoints))
+            for number, (sequence, _) in enumerate(checkpoints):
+                self._check_next("checkpoint", sequence, len(self._checkpoints) + number)
             self._entries.extend(pending)
-            if checkpoint is not None:
-                self._checkpoints.append(checkpoint[1])
+            self._checkpoints.extend(text for _, text in checkpoints)
             return written
 
     @staticmethod

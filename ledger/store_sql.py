@@ -251,7 +251,7 @@ class SqlStore(LogStore):
             hashes.append(state[HASH_SIZE * level : HASH_SIZE * (level + 1)])
         return hashes
 
-    def append_many(self, chunks: Iterable[Chunk], checkpoint: tuple[int, str] | None = None) -> list[bool]:
+    def append_many(self, chunks: Iterable[Chunk], checkpoints: Sequence[tuple[int, str]] = ()) -> list[bool]:
         written: list[bool] = []
         first: int | None = None
         try:
@@ -262,10 +262,10 @@ class SqlStore(LogStore):
                         first = entries[0].index if first is None else first
                         self._insert_in(cursor, [_encode(entry) for entry in entries])
                     written.append(True if rows is None else rows(cursor))
-                if checkpoint is not None:
-                    self._insert_in(cursor, [_checkpoint_event(*checkpoint)])
+                if checkpoints:
+                    self._insert_in(cursor, [_checkpoint_event(*checkpoint) for checkpoint in checkpoints])
         except IntegrityError as error:
-            taken = f"version {first}" if first is not None else f"checkpoint {checkpoint[0] if checkpoint else '?'}"
+            taken = f"version {first}" if first is not None else f"checkpoint {checkpoints[0][0] if checkpoints else '?'}"
             raise AppendConflict("store", f"{taken} is taken") from error
         except PersistenceError as error:
             raise StorageError("store", f"write failed: {error}") from error

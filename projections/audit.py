@@ -298,7 +298,7 @@ def audit(
             if published.root_hash != done.roots[kept_size]:
                 raise InconsistentCheckpoint(
                     f"the operator also signed size {kept_size} with root {published.root_hash.hex()}, "
-                    f"but the tree has {done.roots[kept_size].hex()} there: the log equivocated", text
+                    f"but the tree has {done.roots[kept_size].hex()} there: the log equivocated", text, operator_keys(done.state)
                 )
     if since is not None and since.checkpoint is not None and consistency_proof is not None:
         trusted, _ = open_operator_checkpoint(since.checkpoint, done.state)

@@ -4,8 +4,9 @@ Import verifies everything before it appends anything: the bundle's entries
 must agree byte for byte with the local copy where they overlap, every new
 entry must hold under the rules from the local state on, and the root of the
 local entries and the new ones must be the bundle checkpoint's, signed by the
-operator (and cosigned by a quorum of witnesses when asked). Only then are
-the new entries appended, as they are.
+operator (and cosigned by a quorum of witnesses when asked), and every
+published checkpoint the bundle carries must match the tree at its size.
+Only then are the new entries appended, as they are, with those checkpoints.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import IO
 
 from domain.snapshot import to_snapshot
 from domain.state import LedgerState
-from ledger.bundle import Bundle, Manifest, write_bundle
+from ledger.bundle import MAX_KEPT, Bundle, Manifest, write_bundle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.note import Note
+from ledger.published import compact
 from ledger.statement import Statement
 from ledger.store import Cursor, Rows
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
@@ -34,8 +36,13 @@ from projections.tables import SerializedRow, StalePosition, serialized
 from projections.views import rows_for
 
 
+def published(ledger: Ledger) -> list[str]:
+    """Every checkpoint the log published, with its cosignatures, compacted (:func:`ledger.published.compact`)."""
+    return compact(text for _, text in ledger.store.checkpoints())
+
+
 def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
-    """Write entries ``first`` up to the newest checkpoint, with that checkpoint, as a bundle."""
+    """Write entries ``first`` up to the newest checkpoint, with that checkpoint and every one published, as a bundle."""
     latest = ledger.log.latest_checkpoint()
     if latest is None:
         raise StorageError("export", "no checkpoint yet: the operator publishes one with accord checkpoint --sign")
@@ -44,7 +51,10 @@ def export_bundle(ledger: Ledger, path: str | Path, first: int = 0) -> Manifest:
         raise StorageError("export", f"--from {first} is beyond the newest checkpoint's size {checkpoint.size}")
     manifest = Manifest(checkpoint.origin, first, checkpoint.size)
     entries = ledger.log.entry_data(first, checkpoint.size)
-    write_bundle(path, manifest, entries, latest.to_text())
+    kept = published(ledger)
+    if len(kept) > MAX_KEPT:
+        raise StorageError("export", f"the log published {len(kept)} distinct checkpoints, more than the {MAX_KEPT} a bundle carries")
+    write_bundle(path, manifest, entries, latest.to_text(), kept)
     return manifest
 
 
@@ -141,7 +151,12 @@ def import_bundle(
                 on_entry(before, entry, after, statement)
 
         fresh = _spooled(_agreeing(ledger, bundle, local, size), spool)
-        checked = audit(fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=judged, workers=workers, verifier=verifier)
+        checked = audit(
+            fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=judged, workers=workers,
+            verifier=verifier, kept=bundle.kept,
+        )
+        # The published checkpoints audit checked (those from the local head on) are kept with the entries.
+        kept = [Note.from_text(text) for text in bundle.kept if checkpoint_size(text) >= local]
         if written:
             pickle.dump(written, rows)
         spool.seek(0)
@@ -160,7 +175,7 @@ def import_bundle(
                 yield chunk, _views_writer(ledger, first, changes, snapshot)
 
         # Every chunk with its rows, and the checkpoint, in one transaction: a crash leaves the local copy as it was or as imported.
-        kept_up = ledger.log.import_verified(local, chunks(), Note.from_text(checked.replay.checkpoint or ""))
+        kept_up = ledger.log.import_verified(local, chunks(), Note.from_text(checked.replay.checkpoint or ""), kept)
     if not all(kept_up):
         ledger.update_views()
     return Imported(checked, count)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, VerificationError
+from ledger.keys import VerifierKey
 from ledger.note import Note
 from ledger.policy import Policy
 from ledger.timefmt import format_time
@@ -103,8 +104,10 @@ class WitnessedTime:
 class InconsistentCheckpoint(VerificationError):
     """A checkpoint the log kept, validly signed, whose root is not the tree's at its size: an equivocation."""
 
-    def __init__(self, problem: str, note_text: str) -> None:
+    def __init__(self, problem: str, note_text: str, operators: Sequence[VerifierKey] = ()) -> None:
         self.note_text = note_text
+        self.operators = tuple(operators)
+        """Every key the operator has held, newest last: one of them signed both checkpoints."""
         super().__init__("checkpoint", problem)
 
 

@@ -90,7 +90,7 @@ def test_export_then_verify_round_trip(history: History, tmp_path: Path, form: s
     out = tmp_path / ("bundle.tar" if form == "tar" else "bundle")
     said = ok("export", "--store", history.url, "--out", out)
     assert said == f"exported entries 0 to {history.size - 1} and the checkpoint of size {history.size} to {out}\n"
-    assert out.is_file() if form == "tar" else sorted(p.name for p in out.iterdir()) == ["bundle.json", "checkpoint", "entries"]
+    assert out.is_file() if form == "tar" else sorted(p.name for p in out.iterdir()) == ["bundle.json", "checkpoint", "checkpoints", "entries"]
     with Bundle(out) as bundle:
         assert bundle.manifest == Manifest(ORIGIN, 0, history.size)
         assert list(bundle.entries()) == history.entries

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bundle import CHECKPOINT, ENTRIES, MANIFEST, MAX_ENTRY_LINE, Bundle, Manifest, write_bundle
+from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, MANIFEST, MAX_ENTRY_LINE, Bundle, Manifest, write_bundle
 from ledger.errors import MalformedError
-from tests.audit.history import History, build_history, log_of, ok, refused, store_url
+from ledger.keys import Signer
+from tests.audit.history import History, build_history, checkpoint_with_root, log_of, ok, refused, store_url
 from tests.domain.scenario import ORIGIN
 
 ACCORD = Path(sys.executable).with_name("accord")
@@ -41,7 +42,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
 def directory(history: History, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An honest bundle directory of the whole history, copied by each test that alters one."""
     path = tmp_path_factory.mktemp("bundles") / "bundle"
-    write_bundle(path, Manifest(ORIGIN, 0, history.size), history.entries, history.checkpoint)
+    write_bundle(path, Manifest(ORIGIN, 0, history.size), history.entries, history.checkpoint, [history.checkpoint])
     return path
 
 
@@ -163,7 +164,7 @@ def test_tar_member_that_is_not_a_regular_file_is_refused(history: History, dire
 
 def test_unexpected_tar_member_is_refused(history: History, directory: Path, tmp_path: Path) -> None:
     bundle = tar_of(tmp_path / "ledger.tar", [("../../etc/passwd", b"x"), *honest_members(directory)])
-    message = "accord: bundle: unexpected member '../../etc/passwd'; a bundle holds bundle.json, checkpoint and entries"
+    message = "accord: bundle: unexpected member '../../etc/passwd'; a bundle holds bundle.json, checkpoint, checkpoints and entries"
     assert refused("verify", "--bundle", bundle, *anchor(history)) == message
 
 
@@ -231,6 +232,64 @@ def test_oversized_checkpoint_is_refused(history: History, altered: Path) -> Non
 def test_manifest_or_checkpoint_that_is_not_utf8_is_refused(history: History, altered: Path, name: str, message: str) -> None:
     (altered / name).write_bytes(b"\xff\xfe" + (altered / name).read_bytes())
     assert refused("verify", "--bundle", altered, *anchor(history)) == f"accord: {message}"
+
+
+# The published checkpoints: bounded in count and bytes, each of this bundle's origin and within it.
+
+
+def kept_line(text: str) -> bytes:
+    return json.dumps(text).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda h: b"not json\n", "checkpoints line 1: want a JSON string of at most 16384 bytes"),
+        (lambda h: b'"\\ud800"\n', "checkpoints line 1: note: "),
+        (lambda h: kept_line("just text\n"), "checkpoints line 1: note: "),
+        (lambda h: kept_line(h.checkpoint)[:-1], "checkpoints does not end in a newline"),
+        (lambda h: b'"' + b"a" * 40_000 + b'"\n', "checkpoints line 1: want a JSON string of at most 16384 bytes"),
+        (lambda h: kept_line(checkpoint_with_root(h.keys["operator"], h.size + 1, bytes(32))), "checkpoints line 1 is of size {size_plus_1}, past the bundle's {size}"),
+    ],
+    ids=["not json", "lone surrogate", "not a note", "no final newline", "line too long", "past the bundle"],
+)
+def test_malformed_published_checkpoints_are_refused(history: History, altered: Path, make: Callable[[History], bytes], message: str) -> None:
+    (altered / CHECKPOINTS).write_bytes(make(history))
+    line = refused("verify", "--bundle", altered, *anchor(history))
+    assert line.startswith("accord: bundle: " + message.format(size=history.size, size_plus_1=history.size + 1)), line
+
+
+def test_published_checkpoint_of_another_origin_is_refused(history: History, altered: Path) -> None:
+    other = checkpoint_with_root(Signer.from_seed("accord.test/another", bytes(32)), 1, bytes(32))
+    (altered / CHECKPOINTS).write_bytes(kept_line(other))
+    message = f"accord: bundle: checkpoints line 1 is of origin 'accord.test/another', the bundle of '{ORIGIN}'"
+    assert refused("verify", "--bundle", altered, *anchor(history)) == message
+
+
+def test_more_published_checkpoints_than_a_bundle_may_carry_are_refused(history: History, altered: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ledger.bundle.MAX_KEPT", 2)
+    (altered / CHECKPOINTS).write_bytes(kept_line(history.checkpoint) * 3)
+    assert refused("verify", "--bundle", altered, *anchor(history)) == "accord: bundle: checkpoints holds 3 notes, want at most 2"
+
+
+@pytest.mark.parametrize("form", ["dir", "tar"])
+def test_published_checkpoints_larger_than_allowed_are_refused_unread(
+    history: History, directory: Path, altered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    monkeypatch.setattr("ledger.bundle.MAX_KEPT_BYTES", 100_000)
+    (altered / CHECKPOINTS).write_bytes(kept_line(history.checkpoint) * 1000)
+    bundle = altered
+    if form == "tar":
+        members = [(MANIFEST, (directory / MANIFEST).read_bytes()), (CHECKPOINT, (directory / CHECKPOINT).read_bytes()),
+                   (CHECKPOINTS, (altered / CHECKPOINTS).read_bytes()), (ENTRIES, (directory / ENTRIES).read_bytes())]
+        bundle = tar_of(tmp_path / "ledger.tar", members)
+    assert refused("verify", "--bundle", bundle, *anchor(history)) == "accord: bundle: checkpoints is larger than 100000 bytes"
+
+
+def test_bundle_without_published_checkpoints_still_verifies(history: History, altered: Path) -> None:
+    (altered / CHECKPOINTS).unlink()
+    assert Bundle(altered).kept == ()
+    ok("verify", "--bundle", altered, *anchor(history))
 
 
 # Entries: exactly those the checkpoint covers.

@@ -293,7 +293,7 @@ def test_export_tar_gz_writes_a_gzip_tar_that_verifies(busy_council: Council) ->
         ok("export", "--out", name)
         assert Path(name).is_file() and Path(name).read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
         with tarfile.open(name, "r:gz") as archive:
-            assert sorted(archive.getnames()) == ["bundle.json", "checkpoint", "entries"]
+            assert sorted(archive.getnames()) == ["bundle.json", "checkpoint", "checkpoints", "entries"]
         assert "verified 12 entries" in ok("verify", "--bundle", name, "--anchor", busy_council.anchor)
 
 
