@@ -72,9 +72,10 @@ def verify_certificate_command(
 ) -> None:
     """Check a decision certificate with nothing else: no store, no network.
 
-    With --policy, the policy's quorum must have cosigned its checkpoint, and
-    each counted vote must have been in the log by the witnesses' time
-    deadline + witness_lag (no carried entry forward- or backdated either).
+    With --policy (or --witness keys), the quorum must have cosigned its
+    checkpoint, and each counted vote must have been in the log by the
+    witnesses' time deadline + witness_lag (no carried entry forward- or
+    backdated either).
 
     \b
     Example:
@@ -93,7 +94,7 @@ def verify_certificate_command(
         "close": proved.close_index,
         "checkpoint": {"size": proved.checkpoint.size, "root": proved.checkpoint.root_hash.hex()},
         "cosigners": [key.label for key in proved.cosigners],
-        **({"witnessed": _witnessed(proved.witnessed)} if policy is not None else {}),
+        **({"witnessed": _witnessed(proved.witnessed)} if proved.witnessed else {}),
     }
 
     def render(d: dict[str, Any]) -> Iterable[str]:
@@ -103,7 +104,7 @@ def verify_certificate_command(
         yield f"every entry is in the log under the operator's checkpoint of size {d['checkpoint']['size']}; {len(d['cosigners'])} witness cosignature(s)"
         if "witnessed" in d:
             votes = len(d["witnessed"]) - 1
-            yield f"the policy's quorum saw the {votes} counted vote(s) in the log by deadline + witness_lag"
+            yield f"the witnesses' quorum saw the {votes} counted vote(s) in the log by deadline + witness_lag"
 
     emit(document, as_json, render)
 

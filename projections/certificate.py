@@ -34,7 +34,7 @@ from ledger.entry import MAX_ENTRY_BYTES
 from ledger.errors import MalformedError, StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import HASH_SIZE
-from ledger.note import Note
+from ledger.note import Note, NoteSignature
 from ledger.policy import Policy
 from projections.ledger import Ledger
 from projections.queries import View
@@ -271,14 +271,16 @@ def _wanted(ledger: Ledger, decision_id: str) -> tuple[dict[str, Any], set[int],
     return decision, wanted, bound
 
 
-def _first_cosigned(ledger: Ledger, bound: set[int], origin: str) -> list[str]:
+def _first_cosigned(ledger: Ledger, bound: set[int], main: Note) -> list[str]:
     """For each bound entry and each key that cosigned a kept checkpoint holding it, the first
-    (oldest) such checkpoint: the earliest time that witness saw the entry in the log. In the order kept.
+    (oldest) such checkpoint: the earliest time that witness saw the entry in the log. In the
+    order kept; left out where ``main`` (the certificate's checkpoint) carries that very cosignature.
 
     Kept checkpoints are read newest first and their sizes only shrink, so the
     reading stops at the first one that holds none of the entries.
     """
-    first: dict[tuple[int, str, bytes], tuple[int, str]] = {}
+    origin = Checkpoint.from_text(main.text).origin
+    first: dict[tuple[int, str, bytes], tuple[int, str, NoteSignature]] = {}
     lowest = min(bound)
     for sequence, text in ledger.store.checkpoints():
         note = Note.from_text(text)
@@ -290,8 +292,10 @@ def _first_cosigned(ledger: Ledger, bound: set[int], origin: str) -> list[str]:
                 continue  # the operator's own signature says nothing of time
             for index in bound:
                 if index < size:
-                    first[(index, signature.name, signature.key_id)] = (sequence, text)  # older ones, read later, replace it
-    return [text for _, text in sorted(set(first.values()))]
+                    first[(index, signature.name, signature.key_id)] = (sequence, text, signature)  # older ones, read later, replace it
+    # The same line on the main checkpoint is the same cosignature, at the same time.
+    carried = {(sequence, text) for sequence, text, signature in first.values() if signature not in main.signatures}
+    return [text for _, text in sorted(carried)]
 
 
 def build_certificate(ledger: Ledger, decision_id: str, policy: Policy | None = None) -> str:
@@ -316,8 +320,7 @@ def build_certificate(ledger: Ledger, decision_id: str, policy: Policy | None = 
     )
     witnessed = tuple(
         WitnessedCheckpoint(text, tuple(ledger.log.consistency_proof(Checkpoint.from_text(Note.from_text(text).text).size, checkpoint.size)))
-        for text in _first_cosigned(ledger, bound, checkpoint.origin)
-        if text != note.to_text()  # its cosignatures count already
+        for text in _first_cosigned(ledger, bound, note)
     )
     certificate = Certificate(
         origin=checkpoint.origin,

@@ -36,7 +36,7 @@ from ledger.errors import AccordError, MalformedError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.note import Note, known_signers
-from ledger.policy import Policy
+from ledger.policy import Group, Policy, PolicyWitness
 from ledger.statement import Statement
 from projections.certificate import COMPONENT, Certificate
 from projections.witnessed import Sighting, WitnessedTime, check_witnessed_by, first_sightings, sightings
@@ -121,8 +121,8 @@ def verify_certificate(
     """Check a certificate on its own, pinned to the charter's leaf hash ``anchor``.
 
     ``witnesses``/``quorum``: that many of these keys must have cosigned its
-    checkpoint. ``policy``: its quorum must have, and witnessed time (step 7)
-    is checked. Raises MalformedError (step 1) or VerificationError naming
+    checkpoint. ``policy``: its quorum must have. Either way witnessed time
+    (step 7) is checked against those witnesses. Raises MalformedError (step 1) or VerificationError naming
     the step and the entry at fault.
     """
     # Step 1: the document, read strictly; every entry and note parsed (shape only, nothing believed).
@@ -165,10 +165,11 @@ def verify_certificate(
     except AccordError as error:
         raise _fail(3, f"its checkpoint: {error}") from error
     smaller = [_open(w.note, operator_keys, origin, f"witnessed checkpoint {n}")[0] for n, w in enumerate(certificate.witnessed)]
+    timed = policy if policy is not None else witness_policy(witnesses, quorum)
     seen: list[Sighting] = []
-    if policy is not None:
+    if timed is not None:
         try:
-            seen = sightings([certificate.checkpoint, *(w.note for w in certificate.witnessed)], policy)
+            seen = sightings([certificate.checkpoint, *(w.note for w in certificate.witnessed)], timed)
         except AccordError as error:
             raise _fail(3, str(error)) from error
 
@@ -212,10 +213,21 @@ def verify_certificate(
     # Step 6: only now, what the statements say: the proposal, the votes, the close.
     certified = _check_decision(certificate, statements, bodies, entries, settings, checkpoint, cosigners)
 
-    # Step 7: under a policy, witnessed time bounds the votes and the close.
-    if policy is None:
+    # Step 7: under a policy (or named witnesses), witnessed time bounds the votes and the close.
+    if timed is None:
         return certified
-    return _check_witnessed(certified, entries, statements, bodies, settings, seen, policy)
+    return _check_witnessed(certified, entries, statements, bodies, settings, seen, timed)
+
+
+def witness_policy(witnesses: Sequence[VerifierKey], quorum: int) -> Policy | None:
+    """``--witness`` keys and ``--witness-quorum`` as the policy they mean (None when no cosignature is asked for)."""
+    if quorum <= 0 or not witnesses:
+        return None
+    by_label = {key.label: key for key in witnesses}
+    names = [key.name for key in by_label.values()]
+    named = {(key.name if names.count(key.name) == 1 else key.label): key for key in by_label.values()}
+    group = Group("witnesses", min(quorum, len(named)), tuple(named))
+    return Policy((), {name: PolicyWitness(name, key) for name, key in named.items()}, {group.name: group}, group.name)
 
 
 def _body(index: int, statement: Statement) -> Body:
@@ -341,7 +353,7 @@ def _check_witnessed(
         try:
             time.check(index, entry.logged_at_seconds, lag)
             if isinstance(body, VoteCast) and body.proposal == certified.proposal:
-                what = f"vote by {statements[index].actor}"
+                what = f"the vote of {statements[index].actor}"
                 bound[index] = check_witnessed_by(index, what, deadline, lag, seen, policy, "the deadline")
         except AccordError as error:
             raise _fail(7, str(error)) from error

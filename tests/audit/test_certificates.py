@@ -28,6 +28,7 @@ from ledger.entry import Entry
 from ledger.errors import AccordError, MalformedError, VerificationError
 from ledger.merkle import MemoryTree, leaf_hash, root_from_inclusion_proof
 from ledger.note import Note
+from ledger.timefmt import format_time
 from projections.certificate_check import verify_certificate
 from tests.audit.history import (
     History,
@@ -100,6 +101,12 @@ CASES = {
 }
 
 
+WITNESSED_IN_TIME = {"silence": ("fr",), "finding": ()}
+"""Who cosigned a checkpoint holding each vote by deadline + witness_lag (default: fr and in). The history
+publishes checkpoints rarely: in cosigned only the last one, a week after the silence procedure's deadline,
+and nobody cosigned the finding's votes until a day after its deadline (see the refusal below)."""
+
+
 @pytest.mark.parametrize("what, procedure, tally, included", CASES.values(), ids=CASES.keys())
 def test_certificate_verifies_alone(
     history: History, certificates: dict[str, Path], what: str, procedure: str, tally: Mapping[str, int], included: list[str]
@@ -107,7 +114,10 @@ def test_certificate_verifies_alone(
     path = certificates[what]
     text = path.read_text()
     assert {0, history.marks[f"{what}_submit"], history.marks[f"{what}_close"]} | {history.marks[name] for name in included} <= set(listed(text))
-    document = json.loads(ok("verify-certificate", path, *anchor(history), *history.witness_options(), "--json"))
+    witnesses = [history.keys[name].cosigner_key() for name in WITNESSED_IN_TIME.get(what, ("fr", "in"))]
+    options = [option for key in witnesses for option in ("--witness", key.to_text())]
+    document = json.loads(ok("verify-certificate", path, *anchor(history), *options, "--json"))
+    witnessed = document.pop("witnessed", [])
     assert document == {
         "version": 1,
         "kind": "certificate-verification",
@@ -120,8 +130,25 @@ def test_certificate_verifies_alone(
         "tally": tally,
         "close": history.marks[f"{what}_close"],
         "checkpoint": {"size": history.size, "root": checkpoint_root(history.checkpoint).hex()},
-        "cosigners": [key.label for key in history.witnesses],
+        "cosigners": [key.label for key in witnesses],
     }
+    # Every counted vote, and the close, with the time each named witness first saw it.
+    votes = [i for i in listed(text) if statement_of(history.entries[i])[1].kind == "vote.cast"]
+    assert [item["entry"] for item in witnessed] == ([*votes, history.marks[f"{what}_close"]] if witnesses else [])
+    assert all(set(item["witnesses"]) == {key.name for key in witnesses} for item in witnessed)
+
+
+def test_votes_the_witnesses_first_saw_after_the_deadline_are_refused_with_witness_keys(history: History, certificates: dict[str, Path]) -> None:
+    superseded_by = history.marks["finding_vote"]
+    deadline = statement_of(history.entries[history.marks["finding_submit"]])[1].body["deadline"]
+    seen = Checkpoint.from_text(Note.from_text(history.checkpoint).text)
+    fr = history.keys["fr"].cosigner_key()
+    time = next(int.from_bytes(s.signature[:8], "big") for s in Note.from_text(history.checkpoint).signatures if s.made_by(fr))
+    message = (
+        f"certificate: step 7 (witnessed time): entry {superseded_by}: the vote of by was first cosigned by witness {fr.name} at {format_time(time)} "
+        f"(a checkpoint of size {seen.size}), later than the deadline {deadline} + witness_lag 5m: quorum witnesses not met in time"
+    )
+    assert refused("verify-certificate", certificates["finding"], *anchor(history), "--witness", fr.to_text()) == f"accord: {message}"
 
 
 def test_concerned_member_and_superseded_vote_are_left_out(history: History, certificates: dict[str, Path]) -> None:

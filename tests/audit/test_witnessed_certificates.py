@@ -134,13 +134,13 @@ def test_honest_witnessed_certificate_passes_with_the_policy(council: Witnessed,
     # Per vote and for the close, the first checkpoint each witness cosigned holding it: w1's alone, then both.
     assert [note["checkpoint"].count("\u2014") for note in carried] == [2, 3] * 3
     text_out = ok("verify-certificate", path, "--anchor", council.anchor.hex(), "--policy", council.policy)
-    assert text_out.splitlines()[-1] == "the policy's quorum saw the 2 counted vote(s) in the log by deadline + witness_lag"
+    assert text_out.splitlines()[-1] == "the witnesses' quorum saw the 2 counted vote(s) in the log by deadline + witness_lag"
 
 
 def late_message(council: Witnessed) -> str:
     ua, deadline = council.marks["late_ua"], council.times["late_deadline"]
     return (
-        f"certificate: step 7 (witnessed time): entry {ua}: vote by ua was first cosigned by witness w1 at {format_time(council.times['late_seen'])} "
+        f"certificate: step 7 (witnessed time): entry {ua}: the vote of ua was first cosigned by witness w1 at {format_time(council.times['late_seen'])} "
         f"(a checkpoint of size {council.marks['late_close'] + 1}), later than the deadline {format_time(deadline)} + witness_lag 5m: quorum both not met in time"
     )
 
@@ -175,7 +175,7 @@ def test_vote_seen_by_one_witness_in_time_does_not_meet_a_quorum_of_two(council:
     with pytest.raises(VerificationError) as raised:
         verify_certificate(json.dumps(document), council.anchor, policy=policy)
     de = council.marks["honest_de"]
-    assert str(raised.value).startswith(f"certificate: step 7 (witnessed time): entry {de}: vote by de was first cosigned by witness w2 at ")
+    assert str(raised.value).startswith(f"certificate: step 7 (witnessed time): entry {de}: the vote of de was first cosigned by witness w2 at ")
     one = Policy.from_text(council.policy.read_text().replace("quorum both", "quorum w1"))
     assert verify_certificate(json.dumps(document), council.anchor, policy=one).decision == "D-1"
 
@@ -185,7 +185,7 @@ def test_dropping_the_witnessed_checkpoints_leaves_the_votes_unbound(council: Wi
     document["witnessed"] = []
     with pytest.raises(VerificationError) as raised:
         verify_certificate(json.dumps(document), council.anchor, policy=Policy.from_text(council.policy.read_text()))
-    assert str(raised.value).startswith(f"certificate: step 7 (witnessed time): entry {council.marks['honest_de']}: vote by de was first cosigned by witness w1 at ")
+    assert str(raised.value).startswith(f"certificate: step 7 (witnessed time): entry {council.marks['honest_de']}: the vote of de was first cosigned by witness w1 at ")
 
 
 def test_altered_cosignature_of_a_policy_witness_is_refused_at_step_3(council: Witnessed, tmp_path: Path) -> None:
@@ -221,3 +221,22 @@ def test_close_forward_dated_to_the_deadline_is_refused_by_the_rule_of_verify(co
         verify_certificate(text, council.anchor, policy=Policy.from_text(council.policy.read_text()))
     assert str(raised.value) == message
     assert verify_certificate(text, council.anchor).decision == "D-3"  # on the operator's word alone
+
+
+def test_cosignature_already_on_the_main_checkpoint_is_not_carried_twice(council: Witnessed, tmp_path: Path) -> None:
+    # P-3's close was first cosigned in the newest checkpoints: w1's line there is the very line the
+    # certificate's own checkpoint carries, so only the vote's earlier checkpoints (w1's, then both) travel.
+    document = json.loads(written(council, "D-3", tmp_path))
+    sizes = [int(note["checkpoint"].split("\n")[1]) for note in document["witnessed"]]
+    assert sizes == [council.marks["early_de"] + 1] * 2
+
+
+def test_witness_keys_bound_the_votes_as_a_policy_of_all_of_them_does(council: Witnessed, tmp_path: Path) -> None:
+    written(council, "D-2", tmp_path)
+    w1, w2 = new_signer("w1").cosigner_key(), new_signer("w2").cosigner_key()
+    options = ["--anchor", council.anchor.hex(), "--witness", w1.to_text(), "--witness", w2.to_text()]
+    expected = late_message(council).replace("witness w1", f"witness {w1.name}").replace("quorum both", "quorum witnesses")
+    assert refused("verify-certificate", tmp_path / "D-2.certificate", *options) == f"accord: {expected}"
+    written(council, "D-1", tmp_path)
+    document = json.loads(ok("verify-certificate", tmp_path / "D-1.certificate", *options, "--json"))
+    assert [set(item["witnesses"]) for item in document["witnessed"]] == [{w1.name, w2.name}] * 3
