@@ -135,11 +135,12 @@ class ViewTables:
         # A version written here ends where the next one written here starts;
         # the version current before these changes ends at the first of them.
         ends: list[tuple[int, str, str]] = []
-        versions: list[list[Any]] = []
-        latest: dict[tuple[str, str], list[Any]] = {}
+        versions: list[list[str | int | None]] = []
+        """Rows to insert: view, id, subject, valid_from, valid_to (None: current), document."""
+        latest: dict[tuple[str, str], list[str | int | None]] = {}
         for index, rows in changes:
             for view, doc_id, subject, first, doc in rows:
-                version = [view, doc_id, subject, index + 1, None, doc]
+                version: list[str | int | None] = [view, doc_id, subject, index + 1, None, doc]
                 earlier = latest.get((view, doc_id))
                 if earlier is not None:
                     earlier[4] = index + 1
