@@ -201,8 +201,8 @@ class LogStore:
         """(sequence number, note text) of the newest stored checkpoint."""
         raise NotImplementedError
 
-    def checkpoints(self, page: int = 100) -> Iterator[tuple[int, str]]:
-        """(sequence number, note text) of every stored checkpoint, newest first."""
+    def checkpoints(self, page: int = 100, below: int | None = None) -> Iterator[tuple[int, str]]:
+        """(sequence number, note text) of every stored checkpoint (numbered below ``below``), newest first."""
         raise NotImplementedError
 
     def add_checkpoint(self, sequence: int, note_text: str) -> None:

@@ -109,9 +109,9 @@ class MemoryStore(LogStore):
         with self._lock:
             return (len(self._checkpoints) - 1, self._checkpoints[-1]) if self._checkpoints else None
 
-    def checkpoints(self, page: int = 100) -> Iterator[tuple[int, str]]:
+    def checkpoints(self, page: int = 100, below: int | None = None) -> Iterator[tuple[int, str]]:
         with self._lock:
-            stored = list(enumerate(self._checkpoints))
+            stored = list(enumerate(self._checkpoints))[: below if below is None else max(below, 0)]
         return reversed(stored)
 
     def add_checkpoint(self, sequence: int, note_text: str) -> None:

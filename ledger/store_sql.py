@@ -279,8 +279,9 @@ class SqlStore(LogStore):
             return None
         return events[0].originator_version, bytes(events[0].state).decode("utf-8")
 
-    def checkpoints(self, page: int = 100) -> Iterator[tuple[int, str]]:
-        below: int | None = None
+    def checkpoints(self, page: int = 100, below: int | None = None) -> Iterator[tuple[int, str]]:
+        if below is not None and below <= 0:
+            return
         while True:
             events = self._select(CHECKPOINT_STREAM, desc=True, limit=page, **({} if below is None else {"lte": below - 1}))
             for event in events:

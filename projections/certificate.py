@@ -19,6 +19,7 @@ fields, exact types (a JSON ``true`` is never ``1``), bounded sizes.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from ledger.keys import VerifierKey
 from ledger.merkle import HASH_SIZE
 from ledger.note import Note, NoteSignature
 from ledger.policy import Policy
+from ledger.store import LogStore
 from projections.ledger import Ledger
 from projections.queries import View
 
@@ -271,30 +273,55 @@ def _wanted(ledger: Ledger, decision_id: str) -> tuple[dict[str, Any], set[int],
     return decision, wanted, bound
 
 
-def _first_cosigned(ledger: Ledger, bound: set[int], main: Note) -> list[str]:
+WINDOW = 64
+"""Kept checkpoints read at a time after the first that holds an entry."""
+
+
+def _size(text: str) -> int:
+    return Checkpoint.from_text(Note.from_text(text).text).size
+
+
+def _first_holding(store: LogStore, newest: int, index: int) -> int:
+    """The lowest number of a kept checkpoint holding entry ``index``, found by bisection
+    (sizes never shrink as numbers grow); requires the one numbered ``newest`` to hold it."""
+    low, high = 0, newest
+    while low < high:
+        middle = (low + high) // 2
+        found = next(store.checkpoints(page=1, below=middle + 1), None)  # the newest numbered <= middle
+        if found is not None and _size(found[1]) > index:
+            high = found[0]
+        else:
+            low = middle + 1
+    return low
+
+
+def _first_cosigned(store: LogStore, bound: set[int], main: tuple[int, Note]) -> list[str]:
     """For each bound entry and each key that cosigned a kept checkpoint holding it, the first
     (oldest) such checkpoint: the earliest time that witness saw the entry in the log. In the
-    order kept; left out where ``main`` (the certificate's checkpoint) carries that very cosignature.
+    order kept; left out where the certificate's own checkpoint carries that very cosignature.
 
-    Kept checkpoints are read newest first and their sizes only shrink, so the
-    reading stops at the first one that holds none of the entries.
+    From the first checkpoint holding each entry (found by bisection), kept checkpoints are
+    read forward, a window at a time, until every witness on the main checkpoint is found:
+    a handful of reads per entry, not every checkpoint kept since (they grow by one per
+    witness per witness_lag / 2 while the log is idle).
     """
-    origin = Checkpoint.from_text(main.text).origin
+    newest, note = main
+    origin = Checkpoint.from_text(note.text).origin
+    wanted = {(line.name, line.key_id) for line in note.signatures if line.name != origin}
     first: dict[tuple[int, str, bytes], tuple[int, str, NoteSignature]] = {}
-    lowest = min(bound)
-    for sequence, text in ledger.store.checkpoints():
-        note = Note.from_text(text)
-        size = Checkpoint.from_text(note.text).size
-        if size <= lowest:
-            break
-        for signature in note.signatures:
-            if signature.name == origin:
-                continue  # the operator's own signature says nothing of time
-            for index in bound:
-                if index < size:
-                    first[(index, signature.name, signature.key_id)] = (sequence, text, signature)  # older ones, read later, replace it
+    for index in sorted(bound):
+        position, missing = _first_holding(store, newest, index), set(wanted)
+        while missing and position <= newest:
+            window = list(itertools.takewhile(lambda kept: kept[0] >= position, store.checkpoints(page=WINDOW, below=position + WINDOW)))
+            for sequence, text in reversed(window):
+                for line in Note.from_text(text).signatures:
+                    key = (line.name, line.key_id)
+                    if line.name != origin and (index, *key) not in first:
+                        first[(index, *key)] = (sequence, text, line)
+                        missing.discard(key)
+            position += WINDOW
     # The same line on the main checkpoint is the same cosignature, at the same time.
-    carried = {(sequence, text) for sequence, text, signature in first.values() if signature not in main.signatures}
+    carried = {(sequence, text) for sequence, text, line in first.values() if line not in note.signatures}
     return [text for _, text in sorted(carried)]
 
 
@@ -310,7 +337,8 @@ def build_certificate(ledger: Ledger, decision_id: str, policy: Policy | None = 
         # The views are ours, written by the projectors: a field missing there is a damaged store.
         raise StorageError(COMPONENT, f"the stored views of {decision_id} lack field {error}: accord rebuild folds them again") from error
     close_index = _view_int(decision, "adopted")
-    note = ledger.log.latest_checkpoint()
+    latest = ledger.store.latest_checkpoint()
+    newest, note = (-1, None) if latest is None else (latest[0], Note.from_text(latest[1]))
     checkpoint = None if note is None else Checkpoint.from_text(note.text)
     if note is None or checkpoint is None or checkpoint.size <= close_index:
         raise VerificationError(COMPONENT, f"no checkpoint covers the close of {decision_id} (entry {close_index}) yet")
@@ -320,7 +348,7 @@ def build_certificate(ledger: Ledger, decision_id: str, policy: Policy | None = 
     )
     witnessed = tuple(
         WitnessedCheckpoint(text, tuple(ledger.log.consistency_proof(Checkpoint.from_text(Note.from_text(text).text).size, checkpoint.size)))
-        for text in _first_cosigned(ledger, bound, note)
+        for text in _first_cosigned(ledger.store, bound, (newest, note))
     )
     certificate = Certificate(
         origin=checkpoint.origin,

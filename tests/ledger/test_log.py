@@ -14,6 +14,7 @@ from ledger.errors import MalformedError, ProofError, RuleViolation, StorageErro
 from ledger.keys import Signer
 from ledger.log import Log, LogHead
 from ledger.merkle import MemoryTree, verify_consistency, verify_inclusion
+from ledger.note import Note
 from ledger.store import Store, store_environment
 from ledger.tlog_proof import verify_tlog_proof
 
@@ -366,3 +367,15 @@ def test_an_import_in_chunks_commits_every_chunk_and_its_checkpoint_or_nothing(s
         assert copy.latest_checkpoint() == note and copy.head().root == source.head().root
         assert copy.import_verified(5, [], note) == []  # an older or equal checkpoint is not stored again
         assert [n for n, _ in copy_store.checkpoints()] == [0]
+
+
+def test_checkpoints_below_a_number_are_read_newest_first_in_pages(log: Log) -> None:
+    # A certificate's builder bisects the kept checkpoints by number: every backend reads below one.
+    for size in range(1, 6):
+        log.append([statement(size)])
+        log.publish_checkpoint(OPERATOR)
+    store = log.store
+    assert [n for n, _ in store.checkpoints(page=2)] == [4, 3, 2, 1, 0]
+    assert [n for n, _ in store.checkpoints(page=2, below=3)] == [2, 1, 0]
+    assert [Checkpoint.from_text(Note.from_text(text).text).size for _, text in store.checkpoints(page=1, below=2)] == [2, 1]
+    assert list(store.checkpoints(below=0)) == [] and [n for n, _ in store.checkpoints(below=99)] == [4, 3, 2, 1, 0]
