@@ -10,6 +10,7 @@ once per entry before judging it against the ledger.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -61,6 +62,31 @@ def kind(name: str) -> Callable[[type[B]], type[B]]:
     return register
 
 
+_LAST: list[Any] = [None, None, None]
+"""The statement last read, the class it was read as and its body: a verifier's rules and its views
+read each statement's body in turn, and the second reading is then this one's."""
+
+
+def remembered(parse: Callable[[type[B], Statement], B]) -> Callable[[type[B], Statement], B]:
+    """``parse`` that hands back the body it read last when asked for the very same statement again.
+
+    Statements are frozen and their bodies never changed, so the same object
+    reads the same; a refusal is not remembered (it is raised again).
+    """
+
+    @functools.wraps(parse)
+    def read(cls: type[B], statement: Statement) -> B:
+        statement_read, class_read, body = _LAST
+        if statement_read is statement and class_read is cls:
+            known: B = body
+            return known
+        body = parse(cls, statement)
+        _LAST[:] = [statement, cls, body]
+        return body
+
+    return read
+
+
 def parse_body(statement: Statement) -> Body:
     """The typed body of ``statement``, or a RuleViolation naming the field at fault."""
     parser = PARSERS.get(statement.kind)
@@ -78,6 +104,7 @@ class MembershipSuspend(Body):
     reason: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> MembershipSuspend:
         return cls(Shape(statement, (), ("reason",)).optional_text("reason"))
 
@@ -86,6 +113,7 @@ class MembershipSuspend(Body):
 @dataclass(frozen=True)
 class MembershipResume(Body):
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> MembershipResume:
         Shape(statement)
         return cls()
@@ -97,6 +125,7 @@ class MembershipWithdraw(Body):
     reason: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> MembershipWithdraw:
         return cls(Shape(statement, (), ("reason",)).optional_text("reason"))
 
@@ -107,6 +136,7 @@ class AffiliationDeclare(Body):
     affiliations: tuple[str, ...]
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> AffiliationDeclare:
         return cls(Shape(statement, ("affiliations",)).names("affiliations", "affiliations must be a list of names"))
 
@@ -117,6 +147,7 @@ class Accession(Body):
     proposal: str
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> Accession:
         return cls(Shape(statement, ("proposal",)).reference("proposal", "P"))
 
@@ -131,6 +162,7 @@ class CivilSocietyRegister(Body):
     keys: tuple[VerifierKey, ...]
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> CivilSocietyRegister:
         shape = Shape(statement, ("name", "kind", "countries", "keys"))
         return cls(
@@ -147,6 +179,7 @@ class KeyAdd(Body):
     key: VerifierKey
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> KeyAdd:
         return cls(Shape(statement, ("key",)).key("key"))
 
@@ -158,6 +191,7 @@ class KeyRevoke(Body):
     replacement: VerifierKey | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> KeyRevoke:
         shape = Shape(statement, ("key",), ("replacement",))
         return cls(shape.key("key"), shape.key("replacement") if "replacement" in shape.body else None)
@@ -253,6 +287,7 @@ class ProposalSubmit(Body):
     effect: Effect
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> ProposalSubmit:
         category = statement.body.get("category")
         if not isinstance(category, str):
@@ -278,6 +313,7 @@ class VoteCast(Body):
     explanation: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> VoteCast:
         shape = Shape(statement, ("proposal", "position"), ("explanation",))
         return cls(shape.reference("proposal", "P"), shape.choice("position", POSITIONS), shape.optional_text("explanation"))
@@ -289,6 +325,7 @@ class ProposalWithdraw(Body):
     proposal: str
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> ProposalWithdraw:
         return cls(Shape(statement, ("proposal",)).reference("proposal", "P"))
 
@@ -306,6 +343,7 @@ class ProposalClose(Body):
     decision: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> ProposalClose:
         shape = Shape(statement, ("proposal", "submission", "outcome", "tally"), ("decision",))
         proposal = shape.reference("proposal", "P")
@@ -329,6 +367,7 @@ class DecisionAttach(Body):
     text: str
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> DecisionAttach:
         shape = Shape(statement, ("decision", "type", "text"))
         return cls(shape.reference("decision", "D"), shape.choice("type", ATTACHMENT_TYPES), shape.text("text"))
@@ -344,6 +383,7 @@ class StatementMake(Body):
     about: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> StatementMake:
         shape = Shape(statement, ("text",), ("about",))
         return cls(shape.text("text"), shape.reference("about", "PDA") if "about" in shape.body else None)
@@ -358,6 +398,7 @@ class AppealFile(Body):
     urgency: str
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> AppealFile:
         shape = Shape(statement, ("title", "text", "concerned", "urgency"))
         return cls(shape.text("title"), shape.text("text"), shape.ids("concerned"), shape.choice("urgency", URGENCIES))
@@ -370,6 +411,7 @@ class AppealAcknowledge(Body):
     text: str | None
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> AppealAcknowledge:
         shape = Shape(statement, ("appeal",), ("text",))
         return cls(shape.reference("appeal", "A"), shape.optional_text("text"))
@@ -382,6 +424,7 @@ class AppealAnswer(Body):
     text: str
 
     @classmethod
+    @remembered
     def parse(cls, statement: Statement) -> AppealAnswer:
         shape = Shape(statement, ("appeal", "text"))
         return cls(shape.reference("appeal", "A"), shape.text("text"))

@@ -162,11 +162,28 @@ class LedgerState:
         """Whether ``P-n``, ``D-n`` or ``A-n`` names something already on the log."""
         if not isinstance(reference, str) or not _REFERENCE.match(reference):
             return False
-        counts = {"P": self.proposals, "D": self.decisions, "A": self.appeals}
-        return int(reference[2:]) <= counts[reference[0]]
+        prefix = reference[0]
+        count = self.proposals if prefix == "P" else self.decisions if prefix == "D" else self.appeals
+        return int(reference[2:]) <= count
 
     def with_actor(self, actor: Actor) -> LedgerState:
-        return evolve(self, actors=self.actors.set(actor.id, actor))
+        actors = self.actors.set(actor.id, actor)
+        after = evolve(self, actors=actors)
+        # Not a field (not compared, not in a snapshot): which actor made ``actors`` out of the
+        # map before, so that the views need not walk every actor to find it (changed_actors).
+        after.__dict__["_actor_changed"] = (self.actors, actors, actor.id)
+        return after
+
+    def changed_actors(self, before: LedgerState | None) -> list[Actor]:
+        """The actors that differ from ``before``'s (all of them after the charter), by id."""
+        if before is not None and before.actors is self.actors:
+            return []
+        hint = self.__dict__.get("_actor_changed")
+        if before is not None and hint is not None and hint[0] is before.actors and hint[1] is self.actors:
+            actor: Actor = self.actors[hint[2]]  # one with_actor since ``before``: that actor alone
+            return [] if before.actors.get(hint[2]) is actor else [actor]
+        earlier = before.actors if before is not None else Map()
+        return sorted((a for a in self.actors.values() if earlier.get(a.id) is not a), key=lambda a: a.id)
 
     def after_entry(self, logged_at: int, nonce: str, signed_at: int) -> LedgerState:
         """This state one entry on: its size and time advanced, its nonce remembered (one copy, not three)."""

@@ -69,15 +69,25 @@ def counts(role: str, standing: str, joined: int, submitted: int) -> bool:
     return role == MEMBER and standing == ACTIVE and joined < submitted
 
 
+_LAST_ELECTORATE: list[Any] = [None, None, None, ()]
+"""The state, proposal and time last asked of effective_electorate and its answer: a close is
+judged by the rules and then projected by the views, each asking the same question."""
+
+
 def effective_electorate(state: LedgerState, proposal: Proposal, now: int) -> list[str]:
     """The electorate fixed at submission, minus members no longer active at ``now``
     and minus ids whose membership since is a new one."""
+    asked_state, asked_proposal, asked_now, answer = _LAST_ELECTORATE
+    if asked_state is state and asked_proposal is proposal and asked_now == now:
+        return list(answer)  # frozen states: the same objects give the same answer
 
     def counting(member_id: str) -> bool:
         member = state.actors.get(member_id)
         return member is not None and counts(member.role, member.standing(now), member.joined, proposal.submitted)
 
-    return [member_id for member_id in proposal.electorate if counting(member_id)]
+    counted = [member_id for member_id in proposal.electorate if counting(member_id)]
+    _LAST_ELECTORATE[:] = [state, proposal, now, tuple(counted)]
+    return counted
 
 
 def tally_of(counted: Iterable[str], positions: Mapping[str, str]) -> Tally:

@@ -82,9 +82,15 @@ class _Reading:
         return document
 
 
-_HIGH_CHARACTER = re.compile(rb"[\xee-\xf4]")
-"""A UTF-8 lead byte of a character from U+E000 up: object keys holding one may sort
+_HIGH_BYTES = bytes(range(0xEE, 0xF5))
+"""The UTF-8 lead bytes of the characters from U+E000 up: object keys holding one may sort
 differently by UTF-16 code unit (RFC 8785) than by code point (the standard library)."""
+
+
+def _has_high_character(data: bytes) -> bool:
+    """Whether ``data`` holds a byte of ``_HIGH_BYTES`` (a C loop over a table: about four times
+    a regular expression's speed over the same bytes, which a verifier asks twice an entry)."""
+    return len(data.translate(None, _HIGH_BYTES)) != len(data)
 
 
 class _Unplain(Exception):
@@ -116,7 +122,7 @@ _FAST_DEPTH = 32
 def _plain(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` holds no float, no integer beyond IEEE 754 double precision and
     no nesting past ``_FAST_DEPTH``: then orjson, the standard library and RFC 8785
-    serialize it alike (object keys aside: see ``_HIGH_CHARACTER``)."""
+    serialize it alike (object keys aside: see ``_HIGH_BYTES``)."""
     if depth > _FAST_DEPTH:
         return False
     items: Iterable[Any]
@@ -132,6 +138,11 @@ def _plain(value: Any, depth: int = 0) -> bool:
         kind = type(item)
         if kind is str or kind is bool or item is None:
             continue
+        if kind is int:
+            # Inline: integers are the most common values a call would be made for.
+            if -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                continue
+            return False
         if not _plain(item, depth + 1):
             return False
     return True
@@ -148,7 +159,7 @@ def _parse_fast(data: bytes) -> Any:
     from U+E000 up. Anything else, malformed documents included, is left to
     the exact path, which gives the same verdict and names the problem.
     """
-    if _HIGH_CHARACTER.search(data):
+    if _has_high_character(data):
         return _MISSING
     try:
         value = orjson.loads(data)
@@ -183,7 +194,7 @@ def parse_canonical(data: bytes, what: str) -> Any:
     value: Any = None
     canonical: bytes | None = None
     try:
-        if not _HIGH_CHARACTER.search(data):
+        if not _has_high_character(data):
             value = _plain_decode(text)
             _shallow(value, data, what)
             canonical = _encode(value).encode("utf-8")

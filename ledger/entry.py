@@ -52,12 +52,19 @@ class Entry:
         if len(data) > MAX_ENTRY_BYTES:
             raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
         document = parse_canonical(data, "entry")
-        if not isinstance(document, dict) or set(document) != _FIELDS:
+        if not isinstance(document, dict) or document.keys() != _FIELDS:
             got = sorted(document) if isinstance(document, dict) else type(document).__name__
             raise MalformedError("entry", f"fields: got {got}, want {sorted(_FIELDS)}")
         if document["v"] != ENTRY_VERSION:
             raise MalformedError("entry", f"version: got {document['v']!r}, want {ENTRY_VERSION}")
-        return cls(index=document["index"], logged_at=document["logged_at"], statement=document["statement"])
+        index, logged_at, statement = document["index"], document["logged_at"], document["statement"]
+        if type(index) is not int or index < 0 or type(statement) is not str:
+            return cls(index=index, logged_at=logged_at, statement=statement)  # to be refused as __post_init__ words it
+        # __post_init__'s checks, once: the time is parsed here and kept (a verifier asks for it).
+        seconds = parse_time(logged_at, "logged_at")
+        entry = object.__new__(cls)
+        entry.__dict__.update(index=index, logged_at=logged_at, statement=statement, logged_at_seconds=seconds)
+        return entry
 
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.to_bytes())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ledger.canonical import canonical_bytes, parse_canonical
@@ -57,7 +58,7 @@ class Statement:
         if not isinstance(self.body, dict):
             raise MalformedError("body", f"must be a JSON object, got {type(self.body).__name__}")
 
-    @property
+    @cached_property
     def signed_at_seconds(self) -> int:
         return parse_time(self.signed_at, "signed_at")
 
@@ -82,16 +83,47 @@ class Statement:
         if not text.endswith("\n") or "\n" in text[:-1]:
             raise MalformedError("statement", "text must be one line of JSON ending in a newline")
         document = parse_canonical(text[:-1].encode("utf-8"), "statement")
-        if not isinstance(document, dict) or set(document) != _FIELDS:
+        if not isinstance(document, dict) or document.keys() != _FIELDS:
             got = sorted(document) if isinstance(document, dict) else type(document).__name__
             raise MalformedError("statement", f"fields: got {got}, want {sorted(_FIELDS)}")
         if document["v"] != STATEMENT_VERSION:
             raise MalformedError("statement", f"version: got {document['v']!r}, want {STATEMENT_VERSION}")
-        return cls(
-            origin=document["origin"],
-            kind=document["kind"],
-            actor=document["actor"],
-            signed_at=document["signed_at"],
-            nonce=document["nonce"],
-            body=document["body"],
-        )
+        fields = {name: document[name] for name in _ORDER}
+        if not _familiar(fields):
+            return cls(**fields)  # checked, and refused in its words, by __post_init__
+        statement = object.__new__(cls)
+        statement.__dict__.update(fields, signed_at_seconds=parse_time(fields["signed_at"], "signed_at"))
+        return statement
+
+
+_ORDER = ("origin", "kind", "actor", "signed_at", "body", "nonce")
+_SEEN: dict[str, set[str]] = {"origin": set(), "kind": set(), "actor": set()}
+"""Values of the fields most statements share, once __post_init__ accepted them (a bounded memo:
+a log has few origins, kinds and actors, which a verifier would otherwise match a million times)."""
+_SEEN_MOST = 4096
+
+
+def _familiar(fields: dict[str, Any]) -> bool:
+    """Whether every check of ``Statement.__post_init__`` is known to hold for ``fields``.
+
+    Asks ``__post_init__`` itself (on a throwaway instance) about values not seen before,
+    and remembers them if they passed; False if they did not, so that the caller has
+    ``__post_init__`` raise its error.
+    """
+    nonce, body, signed_at = fields["nonce"], fields["body"], fields["signed_at"]
+    if type(nonce) is not str or not _NONCE.match(nonce) or type(body) is not dict or type(signed_at) is not str:
+        return False
+    for name in ("origin", "kind", "actor"):
+        value = fields[name]
+        if type(value) is not str or value not in _SEEN[name]:
+            break
+    else:
+        return True  # signed_at is parsed by the caller (a malformed one raised as __post_init__ words it)
+    try:
+        Statement(**fields)
+    except MalformedError:
+        return False
+    for name in ("origin", "kind", "actor"):
+        if len(_SEEN[name]) < _SEEN_MOST:
+            _SEEN[name].add(fields[name])
+    return True

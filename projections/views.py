@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from domain.bodies import (
     AppealAcknowledge,
@@ -38,9 +38,12 @@ LEDGER, ACTOR, PROPOSAL, VOTE, DECISION, ATTACHMENT, APPEAL, RESPONSE, REFERRAL,
 )
 
 
-@dataclass(frozen=True)
-class Row:
-    """One version of one document, from the entry that wrote it on."""
+class Row(NamedTuple):
+    """One version of one document, from the entry that wrote it on.
+
+    A named tuple, not a dataclass: a verifier makes one or more an entry,
+    and a tuple is made in a fraction of a frozen dataclass's time.
+    """
 
     view: str
     id: str
@@ -80,10 +83,7 @@ def ledger_doc(state: LedgerState) -> dict[str, Any]:
 
 
 def _changed_actors(before: LedgerState | None, after: LedgerState) -> list[Actor]:
-    if before is not None and before.actors is after.actors:
-        return []
-    earlier = before.actors if before is not None else {}
-    return sorted((a for a in after.actors.values() if earlier.get(a.id) is not a), key=lambda a: a.id)
+    return after.changed_actors(before)
 
 
 B_co = TypeVar("B_co", bound=Body, covariant=True)

@@ -16,7 +16,7 @@ from ledger.keys import Signer
 from ledger.merkle import leaf_hash
 from ledger.note import sign_note
 from projections.audit import Replay, replay
-from projections.checking import CHUNK, _reread, _verdict, check_one
+from projections.checking import CHUNK, _received, _verdict, check_one
 
 ENTRIES = [entry.to_bytes() for entry in synthetic_entries(3 * CHUNK + 17, seed=11)]
 ANCHOR = leaf_hash(ENTRIES[0])
@@ -79,10 +79,10 @@ def _note_with_unicode_and_two_signers() -> bytes:
     return Entry(5, "2027-01-01T00:00:01Z", note.to_text()).to_bytes()
 
 
-def test_the_main_process_rereads_exactly_what_the_worker_checked() -> None:
-    """The fold gets a worker-checked entry parsed again without the checks: it must equal the strict parse."""
+def test_the_fold_gets_exactly_what_the_worker_parsed() -> None:
+    """The fold gets the values a worker parsed, rebuilt without the checks: they must equal the strict parse."""
     for index, data in [*enumerate(ENTRIES), (5, _note_with_unicode_and_two_signers())]:
         strict = check_one(index, data, {}, lambda *_: True)
-        reread = _reread(index, data, _verdict(strict))
+        reread = _received(index, _verdict(strict))
         assert (reread.entry, reread.note, reread.statement, reread.leaf) == (strict.entry, strict.note, strict.statement, strict.leaf), index
         assert reread.entry is not None and reread.entry.logged_at_seconds == strict.entry.logged_at_seconds  # type: ignore[union-attr]
