@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import click
@@ -10,15 +10,13 @@ import click
 from cli.options import VERIFIER_KEY, Session, output_path, pass_session, read_text, store_option, write_atomically
 from ledger.errors import AccordError, VerificationError
 from ledger.bundle import Bundle
-from ledger.evidence import build_evidence, check_evidence, prefix_from_leaves
+from ledger.evidence import Prefix, build_evidence, check_evidence, prefix_from_leaves
 from ledger.merkle import leaf_hash
 from ledger.keys import VerifierKey
 from projections.audit import operator_keys
 from projections.ledger import Ledger
 from projections.witnessed import InconsistentCheckpoint
 
-Prefix = Callable[[int, int], tuple[bytes, Sequence[bytes]]]
-"""``prefix(m, n)``: the root at size m and the consistency proof to size n, from a copy of the larger tree."""
 
 evidence_option = click.option(
     "--evidence", "evidence_file", default="equivocation.json", show_default=True, type=click.Path(dir_okay=False), callback=output_path,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.acting import founded, write_or_print
-from cli.witnessing import offline_cosign
+from cli.witnessing import evidence_dir_option, offline_cosign
 from cli.options import (
     Session,
     key_option,
@@ -70,10 +70,11 @@ def _cosigned_before(memory: Path) -> tuple[int, bytes]:
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False), help="Offline: cosign this checkpoint note (or add-checkpoint request) file; no store.")
 @click.option("--proof", "proof_file", type=click.Path(exists=True, dir_okay=False), help="With --checkpoint: the consistency proof (base64 lines) from the size cosigned last.")
 @click.option("--log-key", "log_keys", multiple=True, metavar="VKEY", help="With --checkpoint: the log's verifier key (or its .pub or key file).")
+@evidence_dir_option
 @store_option
 @pass_session
 def cosign(session: Session, key_file: str, passphrase_env: str, state_file: str | None,
-           checkpoint_file: str | None, proof_file: str | None, log_keys: tuple[str, ...]) -> None:
+           checkpoint_file: str | None, proof_file: str | None, log_keys: tuple[str, ...], evidence_dir: str | None) -> None:
     """Cosign the latest checkpoint as a witness, after checking it extends what you cosigned before.
 
     With --checkpoint, offline: the same checks as accord witness serve makes,
@@ -87,10 +88,10 @@ def cosign(session: Session, key_file: str, passphrase_env: str, state_file: str
     if checkpoint_file is not None:
         if not log_keys:
             raise click.UsageError("--checkpoint needs --log-key")
-        offline_cosign(session, key_file, passphrase_env, checkpoint_file, proof_file, log_keys, state_file or f"{key_file}.witness.db")
+        offline_cosign(session, key_file, passphrase_env, checkpoint_file, proof_file, log_keys, state_file or f"{key_file}.witness.db", evidence_dir)
         return
-    if log_keys or proof_file:
-        raise click.UsageError("--log-key and --proof go with --checkpoint")
+    if log_keys or proof_file or evidence_dir:
+        raise click.UsageError("--log-key, --proof and --evidence-dir go with --checkpoint")
     state = founded(session)
     log = session.ledger().log
     signer = session.signer(key_file, passphrase_env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -41,6 +42,10 @@ def listen_address(ctx: click.Context, param: click.Parameter, value: str) -> tu
     return host, int(port)
 
 
+evidence_dir_option = click.option(
+    "--evidence-dir", type=click.Path(file_okay=False, exists=True, writable=True),
+    help="Where a log's fork is written as equivocation evidence (default: the directory of --state).",
+)
 log_key_option = click.option(
     "--log-key", "log_keys", multiple=True, required=True, metavar="VKEY",
     help="A log's checkpoint verifier key (or its .pub or key file); repeatable, one per log or key.",
@@ -63,9 +68,16 @@ def witness() -> None:
 @log_key_option
 @click.option("--state", "state_file", required=True, type=click.Path(dir_okay=False), help="The witness's SQLite state (created if missing).")
 @click.option("--listen", required=True, callback=listen_address, metavar="HOST:PORT", help="Where to serve POST /add-checkpoint.")
+@evidence_dir_option
 @pass_session
-def serve(session: Session, key_file: str, passphrase_env: str, log_keys: tuple[str, ...], state_file: str, listen: tuple[str, int]) -> None:
+def serve(
+    session: Session, key_file: str, passphrase_env: str, log_keys: tuple[str, ...], state_file: str, listen: tuple[str, int], evidence_dir: str | None
+) -> None:
     """Serve POST /add-checkpoint: cosign each checkpoint consistent with the one cosigned before.
+
+    A log that forks is refused (409 or 422) and, when its request proves the
+    fork, the two checkpoints become an equivocation evidence file in
+    --evidence-dir, which accord check-evidence checks.
 
     \b
     Example:
@@ -77,17 +89,17 @@ def serve(session: Session, key_file: str, passphrase_env: str, log_keys: tuple[
     from server.witness import witness_app
 
     signer = session.signer(key_file, passphrase_env)
-    app = witness_app(WitnessState(state_file), log_keys_by_origin(log_keys), signer)
+    app = witness_app(WitnessState(state_file, evidence_dir=evidence_dir or Path(state_file).parent), log_keys_by_origin(log_keys), signer)
     host, port = listen
     click.echo(f"witness {signer.cosigner_key().to_text()} on http://{host}:{port}/add-checkpoint", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def offline_cosign(session: Session, key_file: str, passphrase_env: str, checkpoint_file: str, proof_file: str | None,
-                   log_keys: tuple[str, ...], state_file: str) -> None:
+                   log_keys: tuple[str, ...], state_file: str, evidence_dir: str | None = None) -> None:
     """``accord cosign --checkpoint FILE``: the add-checkpoint checks against the local state, then print the line."""
     text = read_text(checkpoint_file)
-    state = WitnessState(state_file)
+    state = WitnessState(state_file, evidence_dir=evidence_dir or Path(state_file).parent)
     if text.startswith("old "):
         if proof_file is not None:
             raise click.UsageError("--proof is for a bare checkpoint; this file is an add-checkpoint request with its proof")
@@ -101,7 +113,8 @@ def offline_cosign(session: Session, key_file: str, passphrase_env: str, checkpo
     try:
         accepted = state.cosign(request, log_keys_by_origin(log_keys), signer, lambda: int(time.time()))
     except WitnessRefusal as refusal:
-        raise WitnessRefusal(refusal.status, f"refused ({refusal.status}): {refusal.problem}", refusal.size) from refusal
+        kept = "" if refusal.evidence is None else f"; equivocation evidence written to {refusal.evidence}"
+        raise WitnessRefusal(refusal.status, f"refused ({refusal.status}): {refusal.problem}{kept}", refusal.size) from refusal
     finally:
         state.close()
     click.echo(accepted.cosignatures, nl=False)

@@ -23,6 +23,9 @@ from ledger.encoding import decode_base64
 from ledger.keys import VerifierKey
 from ledger.merkle import EMPTY_ROOT, CompactRange, NodeId, completed_nodes, consistency_plan, root_plan, verify_consistency
 
+Prefix = Callable[[int, int], tuple[bytes, Sequence[bytes]]]
+"""``prefix(m, n)``: the root at size m and the consistency proof to size n, from a copy of the larger tree."""
+
 EVIDENCE_VERSION = 1
 KIND = "accord-equivocation"
 MAX_EVIDENCE = 64 * 1024
@@ -46,9 +49,7 @@ def _ordered(first: str, second: str, operator: VerifierKey) -> tuple[tuple[Chec
     return ((a, first), (b, second)) if a.size <= b.size else ((b, second), (a, first))
 
 
-def build_evidence(
-    first: str, second: str, operator: VerifierKey, prefix: Callable[[int, int], tuple[bytes, Sequence[bytes]]] | None = None
-) -> str:
+def build_evidence(first: str, second: str, operator: VerifierKey, prefix: Prefix | None = None) -> str:
     """The evidence file for two checkpoint notes, or VerificationError if they are consistent.
 
     ``prefix(m, n)`` gives the root at size m and a consistency proof to size

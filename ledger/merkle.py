@@ -220,6 +220,31 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
     _check_match(_fold_leftwards(hash1, path[inner + ephemeral :]), root1)
 
 
+def prefix_root(size1: int, size2: int, root2: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root at ``size1`` of the tree that ``proof``, a consistency proof, binds to ``root2``.
+
+    What a witness holds when a log sends a proof from its own fork: the
+    fork's root at the size the witness cosigned. Raises ProofError when the
+    proof does not reach ``root2``, or does not carry that root (size1 a power
+    of two: the proof then starts from root1 itself, which it never shows).
+    """
+    _check_sizes(size1, size2)
+    level = _trailing_zeros(size1) if size1 else 0
+    index = (size1 - 1) >> level if size1 else 0
+    if size1 in (0, size2) or index == 0:
+        raise ProofError("merkle", f"a consistency proof from size {size1} to {size2} does not carry the root at size {size1}")
+    inner, ephemeral, left = _proof_shape(index, level, size2)
+    if len(proof) != 1 + inner + ephemeral + left:
+        raise ProofError("merkle", f"wrong proof size {len(proof)}, want {1 + inner + ephemeral + left}")
+    seed, path = proof[0], proof[1:]
+    _check_match(_root_from_path(index, level, size2, seed, path), root2)
+    hash1 = seed
+    for i, sibling in enumerate(path[:inner]):
+        if (index >> i) & 1:
+            hash1 = node_hash(sibling, hash1)
+    return _fold_leftwards(hash1, path[inner + ephemeral :])
+
+
 class MemoryTree:
     """A log whose complete-subtree nodes are all held in a dict.
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from ledger.checkpoint import Checkpoint, cosign, parse_decimal
 from ledger.encoding import as_text, decode_base64, encode_base64
 from ledger.errors import AccordError, MalformedError, ProofError
+from ledger.evidence import Prefix, build_evidence
 from ledger.keys import Signer, VerifierKey
-from ledger.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
+from ledger.merkle import EMPTY_ROOT, HASH_SIZE, prefix_root, verify_consistency
 from ledger.note import Note, known_signers
 
 MAX_PROOF_LINES = 63
@@ -37,6 +38,8 @@ class WitnessRefusal(AccordError):
     def __init__(self, status: int, problem: str, size: int | None = None) -> None:
         self.status = status
         self.size = size
+        self.evidence: str | None = None
+        """Where the equivocation this refusal proves was written, if it proves one."""
         super().__init__("witness", problem)
 
 
@@ -148,3 +151,37 @@ def judge(
     line = cosign(note, witness, now)
     state = Cosigned(origin, checkpoint.size, checkpoint.root_hash, note.to_text())
     return Accepted(state, line.to_line())
+
+
+def equivocation(request: AddCheckpoint, last: Cosigned, refusal: WitnessRefusal, log_keys: Mapping[str, Sequence[VerifierKey]]) -> str | None:
+    """The evidence file (:mod:`ledger.evidence`) a refusal proves, or None: the log signed both the
+    checkpoint cosigned last and the one refused, and they cannot both be true.
+
+    A 409 for the size cosigned last with another root proves it outright. A
+    422 proves it when the log's own proof binds the new root to another root
+    at the cosigned size (its fork's); a proof that binds to nothing shows only
+    a broken request, and one from a power-of-two size never shows the root it
+    starts from.
+    """
+    if refusal.status not in (409, 422) or request.old_size != last.size:
+        return None
+    try:
+        checkpoint = Checkpoint.from_text(Note.from_text(request.checkpoint_note).text)
+    except AccordError:
+        return None
+    prefix: Prefix | None = None
+    if checkpoint.size != last.size:
+        try:
+            root = prefix_root(last.size, checkpoint.size, checkpoint.root_hash, request.proof)
+        except ProofError:
+            return None
+
+        def prefix(size1: int, size2: int) -> tuple[bytes, Sequence[bytes]]:
+            return root, request.proof
+
+    for key in log_keys.get(last.origin, ()):
+        try:
+            return build_evidence(last.checkpoint_note, request.checkpoint_note, key, prefix)
+        except AccordError:
+            continue
+    return None

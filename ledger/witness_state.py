@@ -8,12 +8,19 @@ same old size (the rollback race tlog-witness describes). The response is
 given only after the commit.
 
 Refused requests whose checkpoint is validly signed (a 409 on the root or a
-422 on the proof) are kept too: they may be the log's equivocation.
+422 on the proof) are kept too: they may be the log's equivocation. When
+one proves it (:func:`ledger.witness.equivocation`), the evidence file is
+written into the evidence directory, named by its contents, so a log that
+sends its fork again and again leaves one file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +28,7 @@ from pathlib import Path
 
 from ledger.errors import StorageError
 from ledger.keys import Signer, VerifierKey
-from ledger.witness import SIZE_CONTENT_TYPE, Accepted, AddCheckpoint, Cosigned, WitnessRefusal, judge
+from ledger.witness import SIZE_CONTENT_TYPE, Accepted, AddCheckpoint, Cosigned, WitnessRefusal, equivocation, judge
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cosigned (
@@ -50,6 +57,8 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    evidence: str | None = None
+    """The equivocation evidence file this request made, if it made one."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,9 @@ class Refused:
 class WitnessState:
     """The SQLite file of one witness; safe to share between threads and between processes."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, evidence_dir: str | Path | None = None) -> None:
         self.path = Path(path)
+        self.evidence_dir = None if evidence_dir is None else Path(evidence_dir)
         self._local = threading.local()
         self._timeout = timeout
         connection = self._connection()
@@ -104,7 +114,8 @@ class WitnessState:
         try:
             accepted = self.cosign(AddCheckpoint.from_bytes(body), log_keys, witness, clock)
         except WitnessRefusal as refusal:
-            return _refusal(refusal)
+            answer = _refusal(refusal)
+            return Response(answer.status, answer.content_type, answer.body, refusal.evidence)
         return Response(200, "text/plain; charset=utf-8", accepted.cosignatures.encode("utf-8"))
 
     def cosign(
@@ -115,6 +126,7 @@ class WitnessState:
         Raises WitnessRefusal (nothing changed but the kept refusal).
         """
         refusal: WitnessRefusal | None = None
+        last: Cosigned | None = None
         with self._transaction() as connection:
             origin = request.checkpoint_note.split("\n", 1)[0]
             row = connection.execute("SELECT size, root, checkpoint FROM cosigned WHERE origin = ?", (origin,)).fetchone()
@@ -138,8 +150,32 @@ class WitnessState:
                     (state.origin, state.size, state.root_hash, state.checkpoint_note, now),
                 )
         if refusal is not None:
+            if last is not None and self.evidence_dir is not None:
+                evidence = equivocation(request, last, refusal, log_keys)
+                if evidence is not None:
+                    refusal.evidence = self._keep(evidence)
             raise refusal
         return accepted
+
+    def _keep(self, evidence: str) -> str | None:
+        """Write ``evidence`` into the evidence directory under a name made of its hash; its path.
+
+        A directory that cannot take it is logged, and the refusal answered all the same: the
+        request stays in the state's refused table, from which it can be made again."""
+        assert self.evidence_dir is not None
+        target = self.evidence_dir / f"equivocation-{hashlib.sha256(evidence.encode()).hexdigest()[:16]}.json"
+        try:
+            fd, staged = tempfile.mkstemp(dir=self.evidence_dir, prefix=".equivocation.")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(evidence)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(staged, 0o644)
+            os.replace(staged, target)
+        except OSError as error:
+            logging.getLogger("accord.witness").error("equivocation evidence could not be written to %s: %s", self.evidence_dir, error.strerror)
+            return None
+        return str(target)
 
     def refused(self) -> Iterator[Refused]:
         """Every kept refusal of a signed checkpoint, oldest first."""

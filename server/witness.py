@@ -7,6 +7,7 @@ runs that call off the event loop and writes its answer.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -46,6 +47,8 @@ def witness_app(
         if body is None:
             return Response(f"witness: request larger than {MAX_REQUEST_BYTES} bytes\n", 413, media_type="text/plain")
         answer = await run_in_threadpool(state.add_checkpoint, body, log_keys, witness, clock)
+        if answer.evidence is not None:
+            print(f"accord: witness: refused a fork ({answer.status}); equivocation evidence written to {answer.evidence}", file=sys.stderr, flush=True)
         return Response(answer.body, answer.status, headers={"content-type": answer.content_type})
 
     return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])

@@ -11,11 +11,13 @@ so that the witnesses' times keep moving.
 
 Requests to one witness are sent one at a time, in order: a slow witness
 never sees two requests race, and a batch does not wait for it once the
-others made the quorum.
+others made the quorum. Its cosignature, when it comes, is added to the
+checkpoint if that is still the latest, so that its time is kept too.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -73,6 +75,9 @@ class Witnessing:
         self.last_round = clock()
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
+        self._late: list[tuple[str, list[NoteSignature]]] = []
+        """Cosignatures that came after their round's quorum, until their checkpoint is stored."""
+        self._late_lock = threading.Lock()
 
     # Sending.
 
@@ -128,6 +133,8 @@ class Witnessing:
                 if lines:
                     gathered += lines
                     cosigners.add(pending[future])
+        for future in waiting:
+            future.add_done_callback(functools.partial(self._arrived, note.text))
         self.last_round = self.clock()
         if not self.policy.met_by(cosigners):
             errors = [w.last_error for w in self.witnesses.values() if w.last_error]
@@ -135,6 +142,32 @@ class Witnessing:
             return None
         self.quorum_met, self.problem = True, None
         return note.with_signatures(*gathered)
+
+    def _arrived(self, text: str, future: Future[list[NoteSignature]]) -> None:
+        """A slower witness's lines for the checkpoint ``text``: kept with it once it is the latest."""
+        if future.cancelled() or future.exception() is not None or not future.result():
+            return
+        with self._late_lock:
+            self._late = [*self._late[-len(self.witnesses) :], (text, future.result())]
+        self._keep_late()
+
+    def _keep_late(self) -> None:
+        """Add the late cosignatures of the latest stored checkpoint to it; forget those of older ones."""
+        with self._late_lock:
+            late, self._late = self._late, []
+            latest = self.ledger.log.latest_checkpoint() if late else None
+            for text, lines in late:
+                if latest is None or text != latest.text:
+                    if latest is None or Checkpoint.from_text(text).size > Checkpoint.from_text(latest.text).size:
+                        self._late.append((text, lines))  # its round's checkpoint is not stored yet
+                    continue
+                for line in lines:
+                    for witness in self.witnesses.values():
+                        if line.made_by(witness.policy.key):
+                            try:
+                                self.ledger.log.add_cosignature(line, witness.policy.key)
+                            except AccordError:
+                                pass  # a newer checkpoint was stored meanwhile: it carries its own
 
     # Publishing.
 
@@ -145,7 +178,9 @@ class Witnessing:
                 cosigned = self.gather(note)
                 if cosigned is not None:
                     if self.ledger.log.adopt_checkpoint(cosigned):
-                        return cosigned
+                        self._keep_late()
+                        latest = self.ledger.log.latest_checkpoint()
+                        return latest if latest is not None and latest.text == cosigned.text else cosigned
                     latest = self.ledger.log.latest_checkpoint()
                     if latest is not None:
                         return latest
@@ -168,6 +203,7 @@ class Witnessing:
                             self.ledger.log.add_cosignature(line, witness.policy.key)
                         except AccordError:
                             pass  # a newer checkpoint was published meanwhile: it carries its own
+            self._keep_late()
 
     def start(self, interval: float | None = None) -> None:
         """Start re-sending every ``interval`` s (default: the charter's witness_lag / 2) while idle."""

@@ -73,9 +73,13 @@ def accord_process(args: list[str], directory: Path, port: int, label: str) -> P
     raise AssertionError(f"accord {args[0]} did not listen on port {port} within {START_TIMEOUT} s: {log.read_text()}")
 
 
-def witness_process(directory: Path, name: str, witness: Signer, log_keys: list[str], port: int | None = None) -> Process:
+def witness_process(
+    directory: Path, name: str, witness: Signer, log_keys: list[str], port: int | None = None, evidence_dir: Path | None = None
+) -> Process:
     port = port or free_port()
     args = ["witness", "serve", "--key", str(key_file(directory, name, witness)), "--state", str(directory / f"{name}.db"), "--listen", f"127.0.0.1:{port}"]
+    if evidence_dir is not None:
+        args += ["--evidence-dir", str(evidence_dir)]
     for key in log_keys:
         args += ["--log-key", key]
     return accord_process(args, directory, port, name)

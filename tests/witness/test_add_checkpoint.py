@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ledger.checkpoint import verify_cosignature
 from ledger.encoding import encode_base64
+from ledger.evidence import check_evidence
 from ledger.note import Note
 from ledger.witness import AddCheckpoint, WitnessRefusal
 from ledger.witness_state import WitnessState
@@ -155,3 +158,64 @@ def test_two_racing_requests_from_one_old_size_are_never_both_cosigned(tmp_path)
     assert sorted(outcomes.values()) == [200, 409]
     final = WitnessState(tmp_path / "witness.db")
     assert final.last(LOG).size == next(size for size, status in outcomes.items() if status == 200)
+
+
+# A fork the witness can prove becomes an evidence file (ledger.evidence) that anyone checks with the log's key.
+
+
+@pytest.fixture
+def keeping(tmp_path: Path) -> Iterator[WitnessState]:
+    opened = WitnessState(tmp_path / "witness.db", evidence_dir=tmp_path)
+    yield opened
+    opened.close()
+
+
+def evidence_files(state: WitnessState) -> list[Path]:
+    assert state.evidence_dir is not None
+    return sorted(state.evidence_dir.glob("equivocation-*.json"))
+
+
+def test_fork_shown_by_the_logs_own_proof_is_refused_and_becomes_evidence(keeping: WitnessState) -> None:
+    cosign(keeping, request(6, 0))
+    forked = tree(20, fork_at=3)
+    refusal = refused(keeping, request(20, 6, built=forked))
+    assert refusal.status == 422 and refusal.evidence is not None
+    assert evidence_files(keeping) == [Path(refusal.evidence)]
+    proven = check_evidence(Path(refusal.evidence).read_text(encoding="utf-8"), OPERATOR.verifier_key())
+    assert (proven.smaller.size, proven.larger.size, proven.prefix_root) == (6, 20, forked.root_at(6))
+    assert proven.smaller.root_hash == HONEST.root_at(6)
+    refused(keeping, request(20, 6, built=forked))  # sent again: the same file, not a second one
+    assert evidence_files(keeping) == [Path(refusal.evidence)]
+    assert keeping.last(LOG).size == 6
+
+
+def test_same_size_with_another_root_becomes_evidence(keeping: WitnessState) -> None:
+    cosign(keeping, request(8, 0))
+    refusal = refused(keeping, request(8, 8, built=tree(8, fork_at=2)))
+    assert refusal.status == 409 and refusal.evidence is not None
+    proven = check_evidence(Path(refusal.evidence).read_text(encoding="utf-8"), OPERATOR.verifier_key())
+    assert {proven.smaller.root_hash, proven.larger.root_hash} == {HONEST.root_at(8), tree(8, fork_at=2).root_at(8)}
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        request(20, 6, proof=[bytes(32)] * len(HONEST.consistency_proof(6, 20))),  # binds to no root: a broken request
+        request(20, 4, built=tree(20, fork_at=3)),  # from 4, a power of two: the proof never shows the fork's root at 4
+        request(20, 0),  # old size not the one cosigned: the log is behind, not forked
+    ],
+    ids=["proof of nothing", "from a power of two", "stale old size"],
+)
+def test_refusal_that_proves_no_fork_writes_no_evidence(tmp_path: Path, wanted: AddCheckpoint) -> None:
+    state = WitnessState(tmp_path / "witness.db", evidence_dir=tmp_path)
+    cosign(state, request(wanted.old_size or 6, 0))
+    assert refused(state, wanted).evidence is None
+    assert evidence_files(state) == []
+
+
+def test_evidence_directory_that_cannot_take_it_leaves_the_refusal_as_it_is(tmp_path: Path) -> None:
+    state = WitnessState(tmp_path / "witness.db", evidence_dir=tmp_path / "gone")
+    cosign(state, request(6, 0))
+    refusal = refused(state, request(20, 6, built=tree(20, fork_at=3)))
+    assert (refusal.status, refusal.evidence) == (422, None)
+    assert [r.status for r in state.refused()] == [422]  # still kept in the state

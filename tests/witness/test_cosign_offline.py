@@ -56,3 +56,18 @@ def test_offline_cosign_refuses_a_checkpoint_that_does_not_extend_the_last(direc
 def test_offline_cosign_refuses_a_checkpoint_of_another_log(directory: Path) -> None:
     code, _, err = cosign(directory, checkpoint_note(signer("other.test/log"), HONEST, 10))
     assert (code, err) == (1, "accord: witness: refused (404): unknown log 'other.test/log'\n")
+
+
+def test_offline_cosign_of_a_fork_writes_the_evidence_beside_its_state(directory: Path) -> None:
+    assert cosign(directory, checkpoint_note(OPERATOR, HONEST, 10))[0] == 0
+    forked = tree(30, fork_at=4)
+    code, _, err = cosign(directory, checkpoint_note(OPERATOR, forked, 30), forked.consistency_proof(10, 30))
+    (written,) = directory.glob("equivocation-*.json")
+    assert code == 1 and err.endswith(f"; equivocation evidence written to {written}\n")
+    checked = invoke(["check-evidence", str(written), "--operator", OPERATOR.verifier_key().to_text()])
+    assert checked.exit_code == 0 and checked.stdout.startswith(f"equivocation by {LOG}: the signed tree of size 30 has root {forked.root_at(10).hex()}")
+
+
+def test_evidence_dir_goes_with_checkpoint(directory: Path) -> None:
+    result = invoke(["cosign", "--key", str(directory / "w.key"), "--evidence-dir", str(directory)])
+    assert result.exit_code == 2 and "--evidence-dir go with --checkpoint" in result.stderr

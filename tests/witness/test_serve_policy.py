@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +29,8 @@ WAIT = 30.0
 
 
 class Deployment:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, route: Callable[[str, int], int] = lambda name, port: port) -> None:
+        """``route(name, port)``: the port the log reaches witness ``name`` on (a proxy's, say)."""
         self.directory = directory
         self.store = f"sqlite:///{directory / 'accord.db'}"
         ledger = Ledger.open(self.store, Clock(int(time.time())))
@@ -42,17 +43,21 @@ class Deployment:
         for name in NAMES:
             self.start_witness(name)
         lines = [f"log {self.operator_vkey}"]
-        lines += [f"witness {n} {WITNESSES[n].cosigner_key().to_text()} http://127.0.0.1:{self.ports[n]}" for n in NAMES]
+        lines += [f"witness {n} {WITNESSES[n].cosigner_key().to_text()} http://127.0.0.1:{route(n, self.ports[n])}" for n in NAMES]
         lines += ["group two-of-three 2 w1 w2 w3", "quorum two-of-three"]
         (directory / "policy.txt").write_text("\n".join(lines) + "\n")
         self.policy = Policy.from_text((directory / "policy.txt").read_text())
-        port = free_port()
-        self.server = accord_process(
-            ["serve", "--store", self.store, "--operator-key", str(key_file(directory, "operator", operator)),
-             "--listen", f"127.0.0.1:{port}", "--policy", str(directory / "policy.txt")],
-            directory, port, "server",
-        )
+        self.operator_key = key_file(directory, "operator", operator)
+        self.server = self.start_server(self.store)
         self.client = httpx.Client(base_url=self.server.url, timeout=WAIT)
+
+    def start_server(self, store: str, label: str = "server") -> Process:
+        """``accord serve --policy`` on ``store``, on a free port."""
+        port = free_port()
+        return accord_process(
+            ["serve", "--store", store, "--operator-key", str(self.operator_key), "--listen", f"127.0.0.1:{port}", "--policy", str(self.directory / "policy.txt")],
+            self.directory, port, label,
+        )
 
     def start_witness(self, name: str) -> None:
         self.witnesses[name] = witness_process(self.directory, name, WITNESSES[name], [self.operator_vkey], port=self.ports[name])
