@@ -103,6 +103,8 @@ class Log:
         self.clock = clock
         self._frontier = CompactRange(0, [])
         self._head: LogHead | None = None
+        self._seen_size = 0
+        """The largest size this Log has read from its store (a proof up to it needs no head read)."""
         """The head as this Log last saw it: after its own append it is current unless another writer appended since."""
 
     def _frontier_at(self, size: int) -> CompactRange:
@@ -127,6 +129,7 @@ class Log:
     def size(self) -> int:
         last = self.store.head()
         size = 0 if last is None else last.index + 1
+        self._seen_size = max(self._seen_size, size)
         if self._head is not None and self._head.size != size:
             self._head = None  # another writer appended: the next append reads the head anew
         return size
@@ -285,6 +288,9 @@ class Log:
         return Entry.from_bytes(stored.data)
 
     def _check_size(self, size: int) -> None:
+        # A log only grows: a size this Log has seen stored is stored still, and needs no read.
+        if 0 <= size <= self._seen_size:
+            return
         if not 0 <= size <= self.size:
             raise ProofError("log", f"tree size {size} is beyond the log's size {self.size}")
 

@@ -189,6 +189,21 @@ class SqlStore(LogStore):
         except PersistenceError as error:
             raise StorageError("store", f"read failed: {error}") from error
 
+    def _plain_rows(self, where: str, parameters: Sequence[Any]) -> list[tuple[Any, Any, Any]]:
+        """:meth:`_rows` as plain (originator_version, topic, state) tuples: on SQLite without a
+        ``sqlite3.Row`` made per row (a proof's read is a few rows, and its cost is per row)."""
+        if self.backend != "sqlite":
+            return [(row["originator_version"], row["topic"], row["state"]) for row in self._rows(where, parameters)]
+        statement = f"SELECT originator_version, topic, state FROM {self._table} WHERE originator_id = ? AND {where}"
+        try:
+            with self._datastore.transaction(commit=False) as cursor:
+                plain = cursor.sqlite_cursor
+                plain.row_factory = None
+                plain.execute(statement, (self._stream, *parameters))
+                return list(plain.fetchall())
+        except PersistenceError as error:
+            raise StorageError("store", f"read failed: {error}") from error
+
     def _insert(self, events: Sequence[StoredEvent]) -> None:
         """Insert ``events`` through the library's public insert, which commits them on its own."""
         try:
@@ -239,9 +254,9 @@ class SqlStore(LogStore):
         states: dict[int, bytes] = {}
         for start in range(0, len(wanted), NODES_PER_QUERY):
             some = wanted[start : start + NODES_PER_QUERY]
-            for row in self._rows(f"originator_version IN ({', '.join('?' for _ in some)})", some):
-                _checked(row["originator_version"], row["topic"])
-                states[row["originator_version"]] = bytes(row["state"])
+            for version, topic, state in self._plain_rows(f"originator_version IN ({', '.join('?' for _ in some)})", some):
+                _checked(version, topic)
+                states[version] = bytes(state)
         hashes = []
         for node in ids:
             state = states.get(completing_entry(node))

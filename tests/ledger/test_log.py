@@ -379,3 +379,15 @@ def test_checkpoints_below_a_number_are_read_newest_first_in_pages(log: Log) -> 
     assert [n for n, _ in store.checkpoints(page=2, below=3)] == [2, 1, 0]
     assert [Checkpoint.from_text(Note.from_text(text).text).size for _, text in store.checkpoints(page=1, below=2)] == [2, 1]
     assert list(store.checkpoints(below=0)) == [] and [n for n, _ in store.checkpoints(below=99)] == [4, 3, 2, 1, 0]
+
+
+def test_a_proof_beyond_the_size_is_refused_after_proofs_within_it(log: Log) -> None:
+    """A Log answers proofs up to a size it has seen without reading the head again; past it, it reads and refuses."""
+    log.append([f"statement {n}\n" for n in range(5)])
+    assert len(log.inclusion_proof(1, 5)) == 3
+    with pytest.raises(ProofError, match=r"^log: tree size 6 is beyond the log's size 5$"):
+        log.inclusion_proof(1, 6)
+    log.append(["statement 5\n"])
+    assert len(log.inclusion_proof(1, 6)) == 3
+    with pytest.raises(ProofError, match=r"^log: tree size -1 is beyond the log's size 6$"):
+        log.consistency_proof(0, -1)

@@ -113,8 +113,8 @@ def test_a_proof_reads_its_nodes_in_one_query(log: Log, monkeypatch: pytest.Monk
     store = log.store
     assert isinstance(store, SqlStore)
     queries: list[str] = []
-    rows = store._rows
-    monkeypatch.setattr(store, "_rows", lambda where, parameters: queries.append(where) or rows(where, parameters))
+    rows = store._plain_rows
+    monkeypatch.setattr(store, "_plain_rows", lambda where, parameters: queries.append(where) or rows(where, parameters))
     plan = inclusion_plan(517, 1000)
     assert len(store.read_nodes(plan.ids)) == len(plan.ids) > 5
     assert len(queries) == 1 and queries[0].startswith("originator_version IN (")
