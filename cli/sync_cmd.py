@@ -8,11 +8,13 @@ bundles ahead of the one being read), and imports them exactly as ``accord
 import`` does a bundle: every new entry audited as ``verify`` does (with
 ``--policy``, its ``logged_at`` also checked against the witnessed time of
 every checkpoint the log published), then appended with its view rows and
-the checkpoint in one transaction. Then every checkpoint the log published
-up to that one (``GET /checkpoints``), each checked against the mirror's
-own tree, is kept in the mirror with its cosignatures, the newest last. A
-sync killed at any point leaves a mirror of verified entries, and the next
-sync continues from its head.
+the checkpoint in one transaction, together with every checkpoint the log
+published since the mirror's (``GET /checkpoints``, compacted, each
+checked against the tree at its size by the audit), in order of size: the
+mirror keeps them with their cosignatures, and its export carries them.
+Cosignatures that came late, on checkpoints the mirror holds, are kept
+too. A sync killed at any point leaves a mirror of verified entries, and
+the next sync continues from its head.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from ledger.keys import VerifierKey
 from ledger.merkle import consistency_plan, root_plan
 from ledger.note import Note
 from ledger.policy import Policy
+from ledger.published import compact
 from ledger.statement import Statement
 from ledger.store import AppendConflict, LogStore
-from projections.audit import operator_keys
+from projections.audit import checkpoint_size, operator_keys
 from projections.witnessed import PolicyCheck
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
@@ -82,11 +85,12 @@ def check_quorum(policy: Policy, note_text: str, size: int) -> None:
         raise VerificationError("sync", f"the log's checkpoint of size {size} is refused: {error}") from error
 
 
-def keep_checkpoints(ledger: Ledger, kept: list[str], newest: str, evidence_path: str) -> int:
-    """Store in the mirror each of ``kept`` it does not hold, once its operator signature and root
-    check against the mirror's own tree, oldest first, then ``newest`` again if it is no longer
-    the latest; returns how many were stored. A kept one whose root is not the tree's is
-    equivocation: its evidence is written and nothing more is kept."""
+def keep_late(ledger: Ledger, kept: list[str], newest: str) -> int:
+    """Store the published checkpoints of ``kept`` the mirror lacks at sizes it already holds (a
+    cosignature that came late), once signed by the operator and matching the mirror's own tree;
+    then ``newest`` again if it is no longer the latest. Returns how many were stored.
+
+    What extends the mirror is stored by the import, with the entries, in order of size."""
     keys = operator_keys(ledger.state())
     held = {text for _, text in ledger.store.checkpoints()}
     stored = 0
@@ -95,18 +99,14 @@ def keep_checkpoints(ledger: Ledger, kept: list[str], newest: str, evidence_path
             continue
         checkpoint = _opened(text, keys)
         if checkpoint.size > ledger.log.size:
-            continue  # beyond what the mirror holds: kept by a later sync
+            continue
         if ledger.log.root_at(checkpoint.size) != checkpoint.root_hash:
-            def prefix(size1: int, size2: int) -> tuple[bytes, list[bytes]]:
-                return ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2)
-
-            write_atomically(evidence_path, build_evidence(text, newest, keys[-1], prefix))
-            raise VerificationError("sync", f"the log also published size {checkpoint.size} with root {checkpoint.root_hash.hex()}, not the tree's: equivocation evidence written to {evidence_path}")
+            raise VerificationError("sync", f"the log also published size {checkpoint.size} with root {checkpoint.root_hash.hex()}, not the tree's: it equivocated")
         _add_checkpoint(ledger, text)
         held.add(text)
         stored += 1
     latest = ledger.log.latest_checkpoint()
-    if latest is not None and latest.to_text() != newest and Checkpoint.from_text(latest.text).size <= Checkpoint.from_text(Note.from_text(newest).text).size:
+    if stored and latest is not None and latest.to_text() != newest:
         _add_checkpoint(ledger, newest)
     return stored
 
@@ -166,16 +166,16 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
         check_extends(ledger, client, note_text, evidence_path)
         local = ledger.log.size
         held = ledger.log.latest_checkpoint()
-        kept = client.kept(0 if held is None else min(local, Checkpoint.from_text(held.text).size), size)
+        kept = compact(client.kept(0 if held is None else max(0, min(local, Checkpoint.from_text(held.text).size) - 1), size))
         if size <= local:
-            keep_checkpoints(ledger, kept, note_text, evidence_path)
+            keep_late(ledger, kept, note_text)
             click.echo(f"the mirror holds {local} entries; the log's checkpoint covers {size}: nothing new")
             return
         watched = None if policy is None else PolicyCheck(policy, [note_text, *kept, *(text for _, text in ledger.store.checkpoints())])
         origin = Checkpoint.from_text(Note.from_text(note_text).text).origin
         with tempfile.TemporaryDirectory() as spool:
             bundle = Path(spool) / "fetched"
-            write_bundle(bundle, Manifest(origin, local, size), client.entries(local, size), note_text)
+            write_bundle(bundle, Manifest(origin, local, size), client.entries(local, size), note_text, [text for text in kept if checkpoint_size(text) >= local])
             total = size - local
             with counting(total, "syncing") as tick:
 
@@ -188,7 +188,7 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
                     ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, judged,
                     workers=workers_for(total), verifier=verifier,
                 )
-        keep_checkpoints(ledger, kept, note_text, evidence_path)
+        keep_late(ledger, kept, note_text)
     click.echo(f"verified and appended {done.appended} entries from {session.log_url}; the mirror now holds {ledger.log.size}")
 
 
