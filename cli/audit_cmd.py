@@ -40,7 +40,7 @@ from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle, published
 from projections.witnessed import PolicyCheck
-from cli.evidence_cmd import check_evidence_command, equivocation_to, evidence, evidence_option, from_bundle, from_store
+from cli.evidence_cmd import check_evidence_command, equivocation_to, evidence, evidence_option, from_bundle, from_remote, from_store
 
 
 def workers_for(entries: int) -> int:
@@ -173,15 +173,26 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
     if session.log_url is not None and bundle_path is None:
         from server.client import LogClient
 
-        # A remote log, audited from its entry bundles without keeping a copy.
+        # A remote log, audited from its entry bundles and its published checkpoints without keeping a copy.
         with LogClient(session.log_url) as client:
             note, size = client.checkpoint_size()
             if checkpoint_file:
                 note = read_text(checkpoint_file)
             total = size - start
-            with counting(total, "verifying") as tick:
-                result = audit(client.entries(start, size), root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=tick, workers=workers_for(total), verifier=verifier)
+            kept = client.kept(0, size)
+            watched = PolicyCheck(policy, [note, *kept]) if policy else None
+            with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_remote(client, size)):
+
+                def observed(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
+                    if watched is not None:
+                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
+                    tick()
+
+                result = audit(client.entries(start, size), root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=observed,
+                               workers=workers_for(total), verifier=verifier, kept=kept)
         document = _summary(result, session.log_url)
+        if watched is not None:
+            document["policy"] = watched.quorum(note)
     elif bundle_path is not None:
         with Bundle(bundle_path) as bundle:
             if bundle.manifest.first > start:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,11 +12,14 @@ from cli.options import VERIFIER_KEY, Session, output_path, pass_session, read_t
 from ledger.errors import AccordError, VerificationError
 from ledger.bundle import Bundle
 from ledger.evidence import Prefix, build_evidence, check_evidence, prefix_from_leaves
-from ledger.merkle import leaf_hash
+from ledger.merkle import EMPTY_ROOT, consistency_plan, leaf_hash, root_plan
 from ledger.keys import VerifierKey
 from projections.audit import operator_keys
 from projections.ledger import Ledger
 from projections.witnessed import InconsistentCheckpoint
+
+if TYPE_CHECKING:
+    from server.client import LogClient
 
 
 evidence_option = click.option(
@@ -27,6 +31,17 @@ evidence_option = click.option(
 def from_store(ledger: Ledger) -> Prefix:
     """The prefix root and proof from the store's tree."""
     return lambda size1, size2: (ledger.log.root_at(size1), ledger.log.consistency_proof(size1, size2))
+
+
+def from_remote(client: LogClient, size: int) -> Prefix:
+    """The prefix root and proof from a remote log's hash tiles at ``size``."""
+
+    def prefix(size1: int, size2: int) -> tuple[bytes, Sequence[bytes]]:
+        tree = client.tree(size)
+        root = root_plan(size1).rehash(tree.read_nodes(root_plan(size1).ids))[0] if size1 else EMPTY_ROOT
+        return root, consistency_plan(size1, size2).rehash(tree.read_nodes(consistency_plan(size1, size2).ids))
+
+    return prefix
 
 
 def from_bundle(path: str) -> Prefix:

@@ -126,3 +126,20 @@ def test_idle_log_sends_its_checkpoint_again_so_witness_times_move(deployment: D
         if any(latest.get(name, 0) > at for name, at in before.items()):
             return
     raise AssertionError("no witness cosigned the idle checkpoint again within witness_lag / 2 (5 s)")
+
+
+def test_verify_log_holds_the_remote_log_to_the_policy_and_its_published_checkpoints(deployment: Deployment) -> None:
+    from tests.cli.conftest import invoke
+
+    assert deployment.submit("Verified from afar.").status_code == 200
+    with Ledger.open(deployment.store) as ledger:
+        anchor = ledger.log.entry(0).leaf_hash().hex()
+    args = ["verify", "--log", deployment.server.url, "--anchor", anchor, "--policy"]
+    held = invoke([*args, str(deployment.directory / "policy.txt")])
+    assert held.exit_code == 0 and "the policy's quorum cosigned it" in held.stdout, held.stderr
+    deployment.witnesses["w3"].stop()
+    assert deployment.submit("Two of three now.").status_code == 200
+    everyone = deployment.directory / "everyone.txt"
+    everyone.write_text((deployment.directory / "policy.txt").read_text().replace("group two-of-three 2 ", "group two-of-three all "))
+    refused = invoke([*args, str(everyone)])
+    assert (refused.exit_code, refused.stderr) == (1, "accord: checkpoint: policy: quorum two-of-three not met: cosigned by w1, w2\n")
