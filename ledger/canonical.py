@@ -102,10 +102,20 @@ def _no_float(text: str) -> Any:
 
 
 def _safe_integer(text: str) -> int:
+    if len(text) > 17:
+        raise _Unplain(text)  # past 2^53 whatever its digits; int() of 4,300+ digits would raise
     value = int(text)
     if not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
         raise _Unplain(text)
     return value
+
+
+def _exact_integer(text: str) -> int:
+    """An integer for the exact path: one of more digits than 2^53 has is refused before ``int()``."""
+    digits = len(text.lstrip("-"))
+    if digits > 16:
+        raise MalformedError("canonical json", f"a number of {digits} digits exceeds the safe integer domain for JSON")
+    return int(text)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -206,7 +216,7 @@ def parse_canonical(data: bytes, what: str) -> Any:
         raise MalformedError(what, f"JSON nested deeper than {MAX_DEPTH} levels") from error
     if canonical is None:
         try:
-            value = json.loads(text, object_pairs_hook=_Reading().object, parse_constant=_refuse_constant)
+            value = json.loads(text, object_pairs_hook=_Reading().object, parse_int=_exact_integer, parse_constant=_refuse_constant)
         except json.JSONDecodeError as error:
             raise MalformedError(what, f"not JSON: {error.msg} at char {error.pos}") from error
         except RecursionError as error:

@@ -55,7 +55,7 @@ class Entry:
         if not isinstance(document, dict) or document.keys() != _FIELDS:
             got = sorted(document) if isinstance(document, dict) else type(document).__name__
             raise MalformedError("entry", f"fields: got {got}, want {sorted(_FIELDS)}")
-        if document["v"] != ENTRY_VERSION:
+        if type(document["v"]) is not int or document["v"] != ENTRY_VERSION:
             raise MalformedError("entry", f"version: got {document['v']!r}, want {ENTRY_VERSION}")
         index, logged_at, statement = document["index"], document["logged_at"], document["statement"]
         if type(index) is not int or index < 0 or type(statement) is not str:

@@ -86,7 +86,7 @@ class Statement:
         if not isinstance(document, dict) or document.keys() != _FIELDS:
             got = sorted(document) if isinstance(document, dict) else type(document).__name__
             raise MalformedError("statement", f"fields: got {got}, want {sorted(_FIELDS)}")
-        if document["v"] != STATEMENT_VERSION:
+        if type(document["v"]) is not int or document["v"] != STATEMENT_VERSION:
             raise MalformedError("statement", f"version: got {document['v']!r}, want {STATEMENT_VERSION}")
         fields = {name: document[name] for name in _ORDER}
         if not _familiar(fields):
