@@ -27,7 +27,7 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 def parse_decimal(text: str, component: str, what: str) -> int:
     """An ASCII decimal without leading zeros, at most 2^63-1."""
     if not _DECIMAL.fullmatch(text) or int(text) > MAX_TREE_SIZE:
-        raise MalformedError(component, f"{what} got {text!r}, want a decimal from 0 to 2^63-1 without leading zeros")
+        raise MalformedError(component, f"{what} got {text[:30]!r}, want a decimal from 0 to 2^63-1 without leading zeros")
     return int(text)
 
 

@@ -73,18 +73,18 @@ class Tile:
         """Parse ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/<N>[.p/<W>]``, strictly as the spec spells them."""
         parts = path.split("/")
         if len(parts) < 3 or parts[0] != "tile":
-            raise MalformedError("tile", f"path {path!r}: want tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
+            raise MalformedError("tile", f"path {path[:80]!r}: want tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
         if parts[1] == "entries":
             level = None
         elif _LEVEL.fullmatch(parts[1]) and int(parts[1]) <= MAX_LEVEL:
             level = int(parts[1])
         else:
-            raise MalformedError("tile", f"path {path!r}: level {parts[1]!r} is not a decimal from 0 to {MAX_LEVEL}")
+            raise MalformedError("tile", f"path {path[:80]!r}: level {parts[1][:20]!r} is not a decimal from 0 to {MAX_LEVEL}")
         groups = parts[2:]
         width = TILE_WIDTH
         if len(groups) >= 2 and groups[-2].endswith(".p"):
             if not _WIDTH.fullmatch(groups[-1]) or int(groups[-1]) >= TILE_WIDTH:
-                raise MalformedError("tile", f"path {path!r}: partial width {groups[-1]!r} is not a decimal from 1 to 255")
+                raise MalformedError("tile", f"path {path[:80]!r}: partial width {groups[-1][:20]!r} is not a decimal from 1 to 255")
             width = int(groups[-1])
             groups = [*groups[:-2], groups[-2][: -len(".p")]]
         return cls(level, decode_index(groups, path), width)
@@ -104,11 +104,13 @@ def encode_index(index: int) -> str:
 def decode_index(groups: Sequence[str], path: str = "") -> int:
     """The index spelt by path elements ``x001``, ``x234``, ``067``; MalformedError for any other spelling."""
     *upper, last = groups
+    if len(upper) > 6:  # 7 groups spell 10^21, past any tile of a tree of 2^63 entries; int() would not bound it
+        raise MalformedError("tile", f"path {path[:80]!r}: index of {len(groups)} groups, want at most 7")
     if not all(group.startswith("x") and _GROUP.fullmatch(group[1:]) for group in upper) or not _GROUP.fullmatch(last):
-        raise MalformedError("tile", f"path {path!r}: index is not in x-prefixed 3-digit groups")
+        raise MalformedError("tile", f"path {path[:80]!r}: index is not in x-prefixed 3-digit groups")
     digits = "".join(group[1:] for group in upper) + last
     if upper and upper[0] == "x000":
-        raise MalformedError("tile", f"path {path!r}: index has a leading x000 group")
+        raise MalformedError("tile", f"path {path[:80]!r}: index has a leading x000 group")
     return int(digits)
 
 
