@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -152,7 +152,10 @@ def build_app(
         return JSONResponse({"checkpoints": notes, "more": more}, headers={"Cache-Control": CHECKPOINT_CACHE})
 
     async def add(request: Request) -> Response:
-        body = await _bounded_body(request)
+        try:
+            body = await _bounded_body(request)
+        except ClientDisconnect:
+            return refusal(MalformedError("note", "the client closed the connection before the end of the body"))
         if body is None:
             return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
         try:
@@ -195,7 +198,7 @@ def build_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
-    routes: list[BaseRoute] = [
+    own: list[Route] = [
         Route("/checkpoint", checkpoint, methods=["GET"]),
         Route("/checkpoints", kept, methods=["GET"]),
         Route("/tile/{path:path}", tile, methods=["GET"]),
@@ -203,11 +206,24 @@ def build_app(
         Route("/status", status, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        *extra_routes,
     ]
+    # Any other method on the log's own paths is a one-line 405 (before the pages' catch-all takes GET /add).
+    routes: list[BaseRoute] = [*own, *(Route(route.path, _WrongMethod(sorted(route.methods or ()))) for route in own), *extra_routes]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
+
+
+class _WrongMethod:
+    """An ASGI app (so that a Route takes every method to it) answering a one-line 405."""
+
+    def __init__(self, allowed: list[str]) -> None:
+        self.allowed = allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        line = f"accord: method: got {request.method[:20]} on {request.url.path[:80]}, want {' or '.join(self.allowed)}\n"
+        await PlainTextResponse(line, status_code=405, headers={"Allow": ", ".join(self.allowed)})(scope, receive, send)
 
 
 def _size_parameter(request: Request, name: str) -> int | None:

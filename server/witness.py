@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -43,7 +43,10 @@ def witness_app(
     """The ASGI app of one witness with key ``witness`` for the logs in ``log_keys`` (origin -> keys)."""
 
     async def add_checkpoint(request: Request) -> Response:
-        body = await _body(request, MAX_REQUEST_BYTES)
+        try:
+            body = await _body(request, MAX_REQUEST_BYTES)
+        except ClientDisconnect:
+            return Response("witness: the client closed the connection before the end of the body\n", 400, media_type="text/plain")
         if body is None:
             return Response(f"witness: request larger than {MAX_REQUEST_BYTES} bytes\n", 413, media_type="text/plain")
         answer = await run_in_threadpool(state.add_checkpoint, body, log_keys, witness, clock)
