@@ -54,4 +54,8 @@ def witness_app(
             print(f"accord: witness: refused a fork ({answer.status}); equivocation evidence written to {answer.evidence}", file=sys.stderr, flush=True)
         return Response(answer.body, answer.status, headers={"content-type": answer.content_type})
 
-    return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
+    async def wrong_method(request: Request) -> Response:
+        return Response(f"witness: method: got {request.method}, want POST\n", 405, headers={"Allow": "POST"}, media_type="text/plain")
+
+    others = ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
+    return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"]), Route("/add-checkpoint", wrong_method, methods=others)])
