@@ -86,3 +86,18 @@ def test_the_fold_gets_exactly_what_the_worker_parsed() -> None:
         reread = _received(index, _verdict(strict))
         assert (reread.entry, reread.note, reread.statement, reread.leaf) == (strict.entry, strict.note, strict.statement, strict.leaf), index
         assert reread.entry is not None and reread.entry.logged_at_seconds == strict.entry.logged_at_seconds  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_collector_is_as_it_was_after_a_replay_that_held_or_failed(workers: int) -> None:
+    """Checking eases the garbage collector for its time only: its thresholds and frozen objects are given back."""
+    import gc
+
+    threshold = gc.get_threshold()
+    replay(iter(ENTRIES[:CHUNK + 5]), Replay(ANCHOR), workers=workers)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+    broken = list(ENTRIES[: CHUNK + 5])
+    broken[CHUNK + 1] = b"{not json"
+    with pytest.raises(VerificationError):
+        replay(iter(broken), Replay(ANCHOR), workers=workers)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
