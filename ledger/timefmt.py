@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from ledger.errors import MalformedError
 
-_FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z", re.ASCII)
 
 
 @lru_cache(maxsize=8192)

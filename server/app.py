@@ -231,7 +231,7 @@ def _size_parameter(request: Request, name: str) -> int | None:
     text = request.query_params.get(name)
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 19 or (len(text) > 1 and text[0] == "0"):
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or (len(text) > 1 and text[0] == "0"):
         raise MalformedError("checkpoints", f"{name}: got {text[:30]!r}, want a tree size in decimal")
     return int(text)
 

@@ -81,7 +81,7 @@ class LogClient:
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
         retry_after = response.headers.get("Retry-After", "")
-        wait = float(retry_after) if retry_after.isdigit() else self.backoff * 2**attempt
+        wait = float(retry_after) if retry_after.isascii() and retry_after.isdigit() and len(retry_after) < 10 else self.backoff * 2**attempt
         return min(wait, self.max_wait)
 
     def add(self, note: str) -> TlogProof:

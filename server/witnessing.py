@@ -95,7 +95,7 @@ class Witnessing:
                     response = self.client.post(witness.url.rstrip("/") + "/add-checkpoint", content=self._request(witness, note, size))
                     if response.status_code == 409 and response.headers.get("content-type", "").startswith(SIZE_CONTENT_TYPE):
                         told = response.text.strip()
-                        if not told.isdigit() or int(told) > size:
+                        if not (told.isascii() and told.isdigit()) or len(told) > 19 or int(told) > size:
                             raise QuorumUnavailable("witness", f"{witness.policy.name} has cosigned size {told[:20]}, beyond {size}")
                         witness.cosigned = int(told)
                         continue
