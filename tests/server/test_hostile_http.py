@@ -280,3 +280,26 @@ def test_a_raw_tile_path_the_client_did_not_normalize_is_404_naming_it(server: t
     answer = exchange(process.port, b"GET " + path + b" HTTP/1.1\r\nHost: accord.test\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 404 ") and answer.endswith(b"\r\n\r\n" + line.encode())
     assert "Traceback" not in process.output()
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "%D9%A3", "1e3", "-1", "01", "9" * 20])
+def test_a_size_parameter_that_is_not_an_ascii_decimal_is_400_naming_it(founded: Founded, value: str) -> None:
+    with TestClient(app_of(founded)) as http:
+        answer = http.get(f"/checkpoints?after={value}")
+    assert answer.status_code == 400
+    assert answer.text.startswith("accord: checkpoints: after: got ") and answer.text.endswith(", want a tree size in decimal\n")
+
+
+def test_a_time_in_other_script_digits_is_refused_as_not_rfc_3339() -> None:
+    from ledger.timefmt import parse_time
+
+    with pytest.raises(MalformedError, match="want RFC 3339 UTC time like 2026-11-24T12:00:00Z"):
+        parse_time("\u0662\u0660\u0662\u0666-01-01T00:00:00Z", "signed_at")
+
+
+@pytest.mark.parametrize("retry_after", ["\u00b2", "9" * 400, "1.5", ""])
+def test_a_retry_after_that_is_not_an_ascii_decimal_falls_back_to_backoff(retry_after: str) -> None:
+    from server.client import LogClient
+
+    with LogClient("http://127.0.0.1:9", backoff=0.25, max_wait=5) as client:
+        assert client._wait(httpx.Response(429, headers={"Retry-After": retry_after.encode("latin-1")}), 1) == 0.5

@@ -158,3 +158,26 @@ def test_a_body_cut_short_by_the_client_leaves_no_traceback(witness: Process) ->
     exchange(witness.port, b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: %d\r\n\r\n" % len(request) + request[:-20], within=5, shut=True)
     time.sleep(0.5)
     assert "Traceback" not in witness.log.read_text(errors="replace")
+
+
+# The log as the witness's client: a hostile witness answering POST /add-checkpoint.
+
+
+@pytest.mark.parametrize("told", ["\u00b2", "\u0663", "9" * 5_000])
+def test_a_409_naming_a_size_that_is_not_an_ascii_decimal_is_a_witness_failure_not_a_crash(tmp_path: Path, told: str) -> None:
+    from ledger.note import Note
+    from ledger.policy import Policy
+    from server.witnessing import Witnessing
+
+    policy = Policy.from_text(
+        f"log {OPERATOR.verifier_key().to_text()}\nwitness w1 {WITNESS.cosigner_key().to_text()} http://127.0.0.1:9/\nquorum w1\n"
+    )
+    witnessing = Witnessing(policy, f"sqlite:///{tmp_path / 'log.db'}")
+    answer = httpx.Response(409, text=told + "\n", headers={"content-type": "text/x.tlog.size"})
+    witnessing.client.close()
+    witnessing.client = httpx.Client(transport=httpx.MockTransport(lambda request: answer))
+    try:
+        assert witnessing.gather(Note.from_text(NOTE8)) is None
+        assert witnessing.problem is not None and f"w1 has cosigned size {told[:20]}, beyond 8" in witnessing.problem
+    finally:
+        witnessing.stop()
