@@ -42,6 +42,8 @@ FRESH_FOR = 300
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 PROOF = "text/x.tlog-proof; charset=utf-8"
+BODY_WITHIN = 30.0
+"""Seconds a client has to send the whole body of POST /add: a trickling one is answered 408, not waited for."""
 CHECKERS = 2
 """Threads that parse submissions and check their signatures before the batch (libsodium releases the GIL)."""
 
@@ -156,6 +158,8 @@ def build_app(
             body = await _bounded_body(request)
         except ClientDisconnect:
             return refusal(MalformedError("note", "the client closed the connection before the end of the body"))
+        except TimeoutError:
+            return PlainTextResponse(f"accord: note: the body did not arrive within {BODY_WITHIN:g} s\n", status_code=408)
         if body is None:
             return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
         try:
@@ -240,11 +244,12 @@ async def _bounded_body(request: Request) -> bytes | None:
     """The request body, or None once it exceeds the largest entry (read no further)."""
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_ENTRY_BYTES:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(BODY_WITHIN):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_ENTRY_BYTES:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -7,6 +7,7 @@ runs that call off the event loop and writes its answer.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,10 @@ from ledger.witness import MAX_REQUEST_BYTES
 from ledger.witness_state import WitnessState
 
 
+BODY_WITHIN = 30.0
+"""Seconds a client has to send a whole request: a trickling one is answered 408, not waited for."""
+
+
 def wall_clock() -> int:
     return int(time.time())
 
@@ -29,11 +34,12 @@ def wall_clock() -> int:
 async def _body(request: Request, limit: int) -> bytes | None:
     """The request body, or None once it grows past ``limit`` bytes (memory stays bounded)."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(BODY_WITHIN):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -47,6 +53,8 @@ def witness_app(
             body = await _body(request, MAX_REQUEST_BYTES)
         except ClientDisconnect:
             return Response("witness: the client closed the connection before the end of the body\n", 400, media_type="text/plain")
+        except TimeoutError:
+            return Response(f"witness: the request did not arrive within {BODY_WITHIN:g} s\n", 408, media_type="text/plain")
         if body is None:
             return Response(f"witness: request larger than {MAX_REQUEST_BYTES} bytes\n", 413, media_type="text/plain")
         answer = await run_in_threadpool(state.add_checkpoint, body, log_keys, witness, clock)
