@@ -303,3 +303,30 @@ def test_a_retry_after_that_is_not_an_ascii_decimal_falls_back_to_backoff(retry_
 
     with LogClient("http://127.0.0.1:9", backoff=0.25, max_wait=5) as client:
         assert client._wait(httpx.Response(429, headers={"Retry-After": retry_after.encode("latin-1")}), 1) == 0.5
+
+
+def test_a_body_trickled_slower_than_the_deadline_is_408_not_waited_for(founded: Founded, monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.app
+
+    monkeypatch.setattr(server.app, "BODY_WITHIN", 0.5)
+    app = app_of(founded)
+    pulled = 0
+
+    async def trickle() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(40):
+            pulled += 1
+            await asyncio.sleep(0.25)
+            yield b"x"
+
+    async def run() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://accord.test", timeout=10) as client:
+                return await client.post("/add", content=trickle())
+
+    started = time.monotonic()
+    answer = asyncio.run(asyncio.wait_for(run(), 30))
+    assert (answer.status_code, answer.text) == (408, "accord: note: the body did not arrive within 0.5 s\n")
+    assert pulled < 10 and time.monotonic() - started < 9
+    assert size(founded) == 1

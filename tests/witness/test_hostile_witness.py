@@ -181,3 +181,27 @@ def test_a_409_naming_a_size_that_is_not_an_ascii_decimal_is_a_witness_failure_n
         assert witnessing.problem is not None and f"w1 has cosigned size {told[:20]}, beyond 8" in witnessing.problem
     finally:
         witnessing.stop()
+
+
+def test_a_request_trickled_slower_than_the_deadline_is_408_not_waited_for(app: tuple[Starlette, WitnessState], monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.witness
+
+    monkeypatch.setattr(server.witness, "BODY_WITHIN", 0.5)
+    served, state = app
+    pulled = 0
+
+    async def trickle() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(40):
+            pulled += 1
+            await asyncio.sleep(0.25)
+            yield b"A"
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://witness.test", timeout=10) as client:
+            return await client.post("/add-checkpoint", content=trickle())
+
+    answer = asyncio.run(asyncio.wait_for(run(), 30))
+    assert (answer.status_code, answer.text) == (408, "witness: the request did not arrive within 0.5 s\n")
+    assert pulled < 10 and state.last(LOG) is None
