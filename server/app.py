@@ -129,6 +129,8 @@ def build_app(
         return Response(latest[0], media_type=TEXT, headers={"Cache-Control": CHECKPOINT_CACHE})
 
     async def tile(request: Request) -> Response:
+        if b"%" in request.scope.get("raw_path", b""):  # no tile path has one; %2F is not a slash to a static host
+            return PlainTextResponse("accord: tile: path: want no percent-encoding, as the spec spells tile paths\n", status_code=404)
         try:
             wanted = Tile.from_path("tile/" + request.path_params["path"])
         except MalformedError as error:

@@ -185,7 +185,6 @@ def test_a_wrong_method_on_the_logs_paths_is_405_with_one_line_and_allow(founded
         ("/tile/0/-01", "index is not in x-prefixed 3-digit groups"),
         ("/tile/0/abc", "index is not in x-prefixed 3-digit groups"),
         ("/tile/0/000.p/1/", "index is not in x-prefixed 3-digit groups"),
-        ("/tile/0/000%2F..", "index is not in x-prefixed 3-digit groups"),
         ("/tile/0/" + "x999/" * 2000 + "999", "index of 2001 groups, want at most 7"),
     ],
 )
@@ -330,3 +329,10 @@ def test_a_body_trickled_slower_than_the_deadline_is_408_not_waited_for(founded:
     assert (answer.status_code, answer.text) == (408, "accord: note: the body did not arrive within 0.5 s\n")
     assert pulled < 10 and time.monotonic() - started < 9
     assert size(founded) == 1
+
+
+@pytest.mark.parametrize("path", ["/tile/0%2F000.p/1", "/tile/entries/000.p%2F1", "/tile/0/000%2F..", "/tile/%30/000.p/1"])
+def test_a_percent_encoded_tile_path_is_404_not_the_tile_it_decodes_to(founded: Founded, path: str) -> None:
+    with TestClient(app_of(founded)) as http:
+        answer = http.get(path)
+    assert (answer.status_code, answer.text) == (404, "accord: tile: path: want no percent-encoding, as the spec spells tile paths\n")
