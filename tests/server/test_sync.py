@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -67,13 +68,25 @@ def test_a_log_that_forks_from_the_mirror_is_refused_with_equivocation_evidence(
     assert checked[0] == 0 and checked[1].startswith("equivocation by accord.test/european-security: the signed tree of size 8 has root ")
 
 
+def _rows(database: Path) -> int:
+    """Rows the mirror's file holds so far (0 before it exists), read without a lock a writer waits on."""
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+            return int(connection.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_a_sync_killed_with_kill_9_resumes_to_the_same_verified_mirror(tmp_path: Path, passphrase: str) -> None:
     founded = found(f"sqlite:///{tmp_path / 'log.db'}", tmp_path, said=3000)
     mirror = f"sqlite:///{tmp_path / 'mirror.db'}"
     with Server(founded) as server:
         command = [sys.executable, "-c", "from cli.main import main; main()", "sync", "--log", server.url, "--store", mirror, "--anchor", anchor(founded.url)]
         killed = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parents[2])
-        time.sleep(1.0)
+        # Killed once its first chunk has committed, with two to go: mid-sync on any machine's speed.
+        deadline = time.monotonic() + 60
+        while not _rows(tmp_path / "mirror.db") and killed.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert killed.poll() is None, "the sync ended before the kill: nothing was tested"
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait(timeout=10)
