@@ -206,18 +206,8 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
         # size1 is a power of two: root1 is the seed of the path to root2.
         _check_match(_root_from_path(index, level, size2, root1, proof), root2)
         return
-    inner, ephemeral, left = _proof_shape(index, level, size2)
-    if len(proof) != 1 + inner + ephemeral + left:
-        raise ProofError("merkle", f"wrong proof size {len(proof)}, want {1 + inner + ephemeral + left}")
-    seed, path = proof[0], proof[1:]
-    _check_match(_root_from_path(index, level, size2, seed, path), root2)
-    # root1 is rebuilt from the same path using only the hashes on its left:
-    # right siblings and the ephemeral node hold leaves added after size1.
-    hash1 = seed
-    for i, sibling in enumerate(path[:inner]):
-        if (index >> i) & 1:
-            hash1 = node_hash(sibling, hash1)
-    _check_match(_fold_leftwards(hash1, path[inner + ephemeral :]), root1)
+    # The proof must reach root2, and the root at size1 it carries must be root1.
+    _check_match(prefix_root(size1, size2, root2, proof), root1)
 
 
 def prefix_root(size1: int, size2: int, root2: bytes, proof: Sequence[bytes]) -> bytes:
@@ -238,6 +228,8 @@ def prefix_root(size1: int, size2: int, root2: bytes, proof: Sequence[bytes]) ->
         raise ProofError("merkle", f"wrong proof size {len(proof)}, want {1 + inner + ephemeral + left}")
     seed, path = proof[0], proof[1:]
     _check_match(_root_from_path(index, level, size2, seed, path), root2)
+    # root1 is rebuilt from the same path using only the hashes on its left:
+    # right siblings and the ephemeral node hold leaves added after size1.
     hash1 = seed
     for i, sibling in enumerate(path[:inner]):
         if (index >> i) & 1:
