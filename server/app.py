@@ -30,6 +30,7 @@ from ledger.store import Store
 from ledger.tiles import Tile
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
+from server import bodies
 from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback, prepare
 from server.openapi import document as openapi_document
 from server.tiles import TileSource
@@ -42,8 +43,6 @@ FRESH_FOR = 300
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 PROOF = "text/x.tlog-proof; charset=utf-8"
-BODY_WITHIN = 30.0
-"""Seconds a client has to send the whole body of POST /add: a trickling one is answered 408, not waited for."""
 CHECKERS = 2
 """Threads that parse submissions and check their signatures before the batch (libsodium releases the GIL)."""
 
@@ -157,11 +156,11 @@ def build_app(
 
     async def add(request: Request) -> Response:
         try:
-            body = await _bounded_body(request)
+            body = await bodies.bounded_body(request, MAX_ENTRY_BYTES)
         except ClientDisconnect:
             return refusal(MalformedError("note", "the client closed the connection before the end of the body"))
         except TimeoutError:
-            return PlainTextResponse(f"accord: note: the body did not arrive within {BODY_WITHIN:g} s\n", status_code=408)
+            return PlainTextResponse(f"accord: note: the body did not arrive within {bodies.BODY_WITHIN:g} s\n", status_code=408)
         if body is None:
             return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
         try:
@@ -240,19 +239,6 @@ def _size_parameter(request: Request, name: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or (len(text) > 1 and text[0] == "0"):
         raise MalformedError("checkpoints", f"{name}: got {text[:30]!r}, want a tree size in decimal")
     return int(text)
-
-
-async def _bounded_body(request: Request) -> bytes | None:
-    """The request body, or None once it exceeds the largest entry (read no further)."""
-    chunks = []
-    size = 0
-    async with asyncio.timeout(BODY_WITHIN):
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_ENTRY_BYTES:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _status(ledger: Ledger, source: TileSource, batcher: Batcher, operator: Signer) -> dict[str, Any]:

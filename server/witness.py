@@ -7,7 +7,6 @@ runs that call off the event loop and writes its answer.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,26 +20,13 @@ from starlette.routing import Route
 from ledger.keys import Signer, VerifierKey
 from ledger.witness import MAX_REQUEST_BYTES
 from ledger.witness_state import WitnessState
+from server import bodies
 
 
-BODY_WITHIN = 30.0
-"""Seconds a client has to send a whole request: a trickling one is answered 408, not waited for."""
 
 
 def wall_clock() -> int:
     return int(time.time())
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it grows past ``limit`` bytes (memory stays bounded)."""
-    chunks, size = [], 0
-    async with asyncio.timeout(BODY_WITHIN):
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def witness_app(
@@ -50,11 +36,11 @@ def witness_app(
 
     async def add_checkpoint(request: Request) -> Response:
         try:
-            body = await _body(request, MAX_REQUEST_BYTES)
+            body = await bodies.bounded_body(request, MAX_REQUEST_BYTES)
         except ClientDisconnect:
             return Response("witness: the client closed the connection before the end of the body\n", 400, media_type="text/plain")
         except TimeoutError:
-            return Response(f"witness: the request did not arrive within {BODY_WITHIN:g} s\n", 408, media_type="text/plain")
+            return Response(f"witness: the request did not arrive within {bodies.BODY_WITHIN:g} s\n", 408, media_type="text/plain")
         if body is None:
             return Response(f"witness: request larger than {MAX_REQUEST_BYTES} bytes\n", 413, media_type="text/plain")
         answer = await run_in_threadpool(state.add_checkpoint, body, log_keys, witness, clock)

@@ -305,9 +305,9 @@ def test_a_retry_after_that_is_not_an_ascii_decimal_falls_back_to_backoff(retry_
 
 
 def test_a_body_trickled_slower_than_the_deadline_is_408_not_waited_for(founded: Founded, monkeypatch: pytest.MonkeyPatch) -> None:
-    import server.app
+    import server.bodies
 
-    monkeypatch.setattr(server.app, "BODY_WITHIN", 0.5)
+    monkeypatch.setattr(server.bodies, "BODY_WITHIN", 0.5)
     app = app_of(founded)
     pulled = 0
 

@@ -184,9 +184,9 @@ def test_a_409_naming_a_size_that_is_not_an_ascii_decimal_is_a_witness_failure_n
 
 
 def test_a_request_trickled_slower_than_the_deadline_is_408_not_waited_for(app: tuple[Starlette, WitnessState], monkeypatch: pytest.MonkeyPatch) -> None:
-    import server.witness
+    import server.bodies
 
-    monkeypatch.setattr(server.witness, "BODY_WITHIN", 0.5)
+    monkeypatch.setattr(server.bodies, "BODY_WITHIN", 0.5)
     served, state = app
     pulled = 0
 
