@@ -5,7 +5,6 @@ no traceback and no hang. Each test is named after the attack it pins."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from server.app import build_app
 from server.pages.routes import page_routes
 from tests.server.conftest import Founded, found
 from tests.server.processes import Server
+from tests.rawhttp import exchange
 
 TOO_LARGE = "accord: entry: too large: got more than 65535 bytes, want at most 65535\n"
 
@@ -224,29 +224,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, F
     process.stop()
     output = Path(process.log.name).read_text(errors="replace")
     assert "Traceback" not in output, output
-
-
-def exchange(port: int, request: bytes, within: float = 10.0, shut: bool = False) -> bytes:
-    """Send ``request`` raw and read the answer until the server closes or a whole response has come."""
-    with socket.create_connection(("127.0.0.1", port), timeout=within) as connection:
-        connection.sendall(request)
-        if shut:
-            connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            head, _, body = answer.partition(b"\r\n\r\n")
-            length = [line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
-            if length and len(body) >= int(length[0].split(b":")[1]):
-                break
-            try:
-                received = connection.recv(65_536)
-            except TimeoutError:
-                break
-            if not received:
-                break
-            answer += received
-        return answer
 
 
 def test_a_body_declared_at_a_gigabyte_is_413_before_the_client_sends_it(server: tuple[Server, Founded]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from ledger.witness_state import WitnessState
 from server.witness import witness_app
 from tests.witness.keys import LOG, checkpoint_note, signer, tree, witness_signer
 from tests.witness.processes import Process, witness_process
+from tests.rawhttp import exchange
 
 OPERATOR = signer(LOG)
 WITNESS = witness_signer("witness.test/hostile")
@@ -124,28 +124,6 @@ def witness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     process.stop()
     output = process.log.read_text(errors="replace")
     assert "Traceback" not in output, output
-
-
-def exchange(port: int, request: bytes, within: float = 10.0, shut: bool = False) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=within) as connection:
-        connection.sendall(request)
-        if shut:
-            connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            head, _, rest = answer.partition(b"\r\n\r\n")
-            length = [line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
-            if length and len(rest) >= int(length[0].split(b":")[1]):
-                break
-            try:
-                received = connection.recv(65_536)
-            except TimeoutError:
-                break
-            if not received:
-                break
-            answer += received
-        return answer
 
 
 def test_a_body_declared_at_a_gigabyte_is_413_before_the_client_sends_it(witness: Process) -> None:
