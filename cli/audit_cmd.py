@@ -36,10 +36,10 @@ from ledger.errors import AccordError, VerificationError
 from ledger.keys import COSIGNATURE_V1, VerifierKey
 from ledger.policy import Policy
 from ledger.statement import Statement
-from projections.audit import Audit, Replay, ViewCheck, audit, checkpoint_size
+from projections.audit import Audit, Judged, Replay, ViewCheck, audit, checkpoint_size
 from projections.checking import PARALLEL_FROM
 from projections.exchange import export_bundle, import_bundle, published
-from projections.witnessed import PolicyCheck
+from projections.witnessed import PolicyCheck, time_check
 from cli.evidence_cmd import check_evidence_command, equivocation_to, evidence, evidence_option, from_bundle, from_remote, from_store
 
 
@@ -111,6 +111,18 @@ def with_witnesses(command: Callable[..., R]) -> Callable[..., R]:
     return resolved
 
 
+def timed(watched: PolicyCheck | None, *then: Judged) -> Judged:
+    """A replay hook: each entry's logged_at against the trusted witnesses' times (when any are), then ``then``."""
+
+    def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
+        if watched is not None:
+            watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
+        for hook in then:
+            hook(before, entry, after, statement)
+
+    return judged
+
+
 @contextmanager
 def counting(total: int, label: str) -> Iterator[Callable[..., None]]:
     """A replay hook that moves a progress bar (on a terminal only)."""
@@ -139,6 +151,8 @@ def _render(d: Verification) -> Iterable[str]:
         yield "the stored views equal the views rebuilt from the log"
     if "policy" in d:
         yield f"the policy's quorum cosigned it ({', '.join(sorted(d['policy']))}) and every logged_at is within witness_lag of the witnesses' times"
+    elif "witnessed_time" in d:
+        yield f"every logged_at is within witness_lag of the times of the witnesses {', '.join(d['witnessed_time'])}"
 
 
 @click.command()
@@ -180,19 +194,11 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
                 note = read_text(checkpoint_file)
             total = size - start
             kept = client.kept(0, size)
-            watched = PolicyCheck(policy, [note, *kept]) if policy else None
+            watched = time_check(policy, keys, witness_quorum, note, kept)
             with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_remote(client, size)):
-
-                def observed(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-                    if watched is not None:
-                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
-                    tick()
-
-                result = audit(client.entries(start, size), root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=observed,
-                               workers=workers_for(total), verifier=verifier, kept=kept)
+                result = audit(client.entries(start, size), root, note, witnesses=keys, quorum=witness_quorum, since=since,
+                               on_entry=timed(watched, tick), workers=workers_for(total), verifier=verifier, kept=kept)
         document = _summary(result, session.log_url)
-        if watched is not None:
-            document["policy"] = watched.quorum(note)
     elif bundle_path is not None:
         with Bundle(bundle_path) as bundle:
             if bundle.manifest.first > start:
@@ -203,19 +209,11 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
             # Read to the end when it is covered, so that what trails the entries is refused too.
             entries: Iterable[bytes] = itertools.islice(bundle.entries(), start - bundle.manifest.first, None if stop == bundle.manifest.size else stop - bundle.manifest.first)
             total = stop - start
-            watched = PolicyCheck(policy, [note, *bundle.kept]) if policy else None
+            watched = time_check(policy, keys, witness_quorum, note, bundle.kept)
             with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_bundle(bundle_path)):
-
-                def witnessed(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-                    if watched is not None:
-                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
-                    tick()
-
-                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=witnessed,
+                result = audit(entries, root, note, witnesses=keys, quorum=witness_quorum, since=since, on_entry=timed(watched, tick),
                                workers=workers_for(total), verifier=verifier, kept=bundle.kept)
         document = _summary(result, bundle_path)
-        if watched is not None:
-            document["policy"] = watched.quorum(note)
     else:
         ledger = session.ledger()
         latest = ledger.log.latest_checkpoint()
@@ -229,26 +227,21 @@ def verify(session: Session, anchor: str, bundle_path: str | None, checkpoint_fi
         views = ViewCheck(ledger.views, start)
         total = ledger.log.size - start
         kept = published(ledger)
-        watched = PolicyCheck(policy, [note, *kept]) if policy else None
+        watched = time_check(policy, keys, witness_quorum, note, kept)
         with counting(total, "verifying") as tick, equivocation_to(evidence_file, note, from_store(ledger)):
-
-            def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-                views(before, entry, after, statement)
-                if watched is not None:
-                    watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
-                tick()
-
             entries = ledger.log.entry_data(start)
             result = audit(
                 entries, root, note, witnesses=keys, quorum=witness_quorum, since=since,
-                consistency_proof=ledger.log.consistency_proof, on_entry=judged, workers=workers_for(total), verifier=verifier,
+                consistency_proof=ledger.log.consistency_proof, on_entry=timed(watched, views, tick), workers=workers_for(total), verifier=verifier,
                 kept=kept,
             )
         views.finish(result.replay.size)
         document = _summary(result, session.store_url)
         document["views"] = True
-        if watched is not None:
-            document["policy"] = watched.quorum(note)
+    if watched is not None:
+        document["witnessed_time"] = sorted(watched.policy.witnesses)
+    if policy is not None and watched is not None:
+        document["policy"] = watched.quorum(note)
     if save_file:
         write_atomically(save_file, result.replay.to_text())
     emit(document, as_json, _render)
@@ -306,9 +299,10 @@ def import_(session: Session, path: str, anchor: str | None, witnesses: list[Ver
     ledger = session.ledger(create=True)  # an empty local copy is where a delegation's mirror starts
     with Bundle(path) as bundle:
         total = bundle.manifest.size - max(ledger.log.size, bundle.manifest.first)
+        watched = time_check(None, witnesses, witness_quorum, bundle.checkpoint_note, [*bundle.kept, *published(ledger)])
     with counting(total, "importing") as tick:
         done = import_bundle(
-            ledger, path, pinned(anchor) if anchor else None, witnesses, witness_quorum, tick,
+            ledger, path, pinned(anchor) if anchor else None, witnesses, witness_quorum, timed(watched, tick),
             workers=workers_for(total), verifier=verifier,
         )
     click.echo(f"verified and appended {done.appended} entries; the local copy now holds {ledger.log.size}")

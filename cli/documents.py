@@ -47,3 +47,5 @@ class Verification(TypedDict):
     """Present (true) when a store's views were checked against the log."""
     policy: NotRequired[dict[str, int]]
     """With --policy: the policy's witnesses that cosigned, with their times."""
+    witnessed_time: NotRequired[list[str]]
+    """With --policy or --witness: the trusted witnesses whose times bounded every logged_at (SPEC 12)."""

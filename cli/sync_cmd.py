@@ -24,12 +24,10 @@ from pathlib import Path
 
 import click
 
-from cli.audit_cmd import counting, pinned, policy_option, verifier_option, with_witnesses, workers_for
+from cli.audit_cmd import counting, pinned, policy_option, timed, verifier_option, with_witnesses, workers_for
 from cli.options import Session, log_option, output_path, pass_session, store_option, write_atomically
 from ledger.bundle import Manifest, write_bundle
-from domain.state import LedgerState
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.entry import Entry
 from ledger.errors import AccordError, SignatureError, VerificationError
 from ledger.evidence import build_evidence
 from ledger.keys import VerifierKey
@@ -37,10 +35,9 @@ from ledger.merkle import consistency_plan, root_plan
 from ledger.note import Note
 from ledger.policy import Policy
 from ledger.published import compact
-from ledger.statement import Statement
 from ledger.store import AppendConflict, LogStore
 from projections.audit import checkpoint_size, operator_keys
-from projections.witnessed import PolicyCheck
+from projections.witnessed import time_check
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
 from server.client import LogClient
@@ -171,21 +168,15 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
             keep_late(ledger, kept, note_text)
             click.echo(f"the mirror holds {local} entries; the log's checkpoint covers {size}: nothing new")
             return
-        watched = None if policy is None else PolicyCheck(policy, [note_text, *kept, *(text for _, text in ledger.store.checkpoints())])
+        watched = time_check(policy, witnesses, witness_quorum, note_text, [*kept, *(text for _, text in ledger.store.checkpoints())])
         origin = Checkpoint.from_text(Note.from_text(note_text).text).origin
         with tempfile.TemporaryDirectory() as spool:
             bundle = Path(spool) / "fetched"
             write_bundle(bundle, Manifest(origin, local, size), client.entries(local, size), note_text, [text for text in kept if checkpoint_size(text) >= local])
             total = size - local
             with counting(total, "syncing") as tick:
-
-                def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-                    if watched is not None:
-                        watched.on_entry(entry.index, entry.logged_at_seconds, after.settings.witness_lag_seconds)
-                    tick()
-
                 done = import_bundle(
-                    ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, judged,
+                    ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, timed(watched, tick),
                     workers=workers_for(total), verifier=verifier,
                 )
         keep_late(ledger, kept, note_text)

@@ -36,10 +36,10 @@ from ledger.errors import AccordError, MalformedError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.note import Note, known_signers
-from ledger.policy import Group, Policy, PolicyWitness
+from ledger.policy import Policy
 from ledger.statement import Statement
 from projections.certificate import COMPONENT, Certificate
-from projections.witnessed import Sighting, WitnessedTime, check_witnessed_by, first_sightings, sightings
+from projections.witnessed import Sighting, WitnessedTime, check_witnessed_by, first_sightings, sightings, trusted_witnesses
 
 STEPS = {
     1: "document",
@@ -165,7 +165,7 @@ def verify_certificate(
     except AccordError as error:
         raise _fail(3, f"its checkpoint: {error}") from error
     smaller = [_open(w.note, operator_keys, origin, f"witnessed checkpoint {n}")[0] for n, w in enumerate(certificate.witnessed)]
-    timed = policy if policy is not None else witness_policy(witnesses, quorum)
+    timed = trusted_witnesses(policy, witnesses, quorum)
     seen: list[Sighting] = []
     if timed is not None:
         try:
@@ -217,17 +217,6 @@ def verify_certificate(
     if timed is None:
         return certified
     return _check_witnessed(certified, entries, statements, bodies, settings, seen, timed)
-
-
-def witness_policy(witnesses: Sequence[VerifierKey], quorum: int) -> Policy | None:
-    """``--witness`` keys and ``--witness-quorum`` as the policy they mean (None when no cosignature is asked for)."""
-    if quorum <= 0 or not witnesses:
-        return None
-    by_label = {key.label: key for key in witnesses}
-    names = [key.name for key in by_label.values()]
-    named = {(key.name if names.count(key.name) == 1 else key.label): key for key in by_label.values()}
-    group = Group("witnesses", min(quorum, len(named)), tuple(named))
-    return Policy((), {name: PolicyWitness(name, key) for name, key in named.items()}, {group.name: group}, group.name)
 
 
 def _body(index: int, statement: Statement) -> Body:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, VerificationError
 from ledger.keys import VerifierKey
-from ledger.note import Note
-from ledger.policy import Policy
+from ledger.note import Note, known_signers
+from ledger.policy import Group, Policy, PolicyWitness
 from ledger.timefmt import format_time
 
 
@@ -111,8 +111,60 @@ class InconsistentCheckpoint(VerificationError):
         super().__init__("checkpoint", problem)
 
 
+def witness_policy(witnesses: Sequence[VerifierKey], quorum: int) -> Policy | None:
+    """``--witness`` keys and ``--witness-quorum`` as the policy they mean (None when no cosignature is asked for).
+
+    Each witness is named by its key's name, or by its label where two keys share a name.
+    """
+    if quorum <= 0 or not witnesses:
+        return None
+    by_label = {key.label: key for key in witnesses}
+    names = [key.name for key in by_label.values()]
+    named = {(key.name if names.count(key.name) == 1 else key.label): key for key in by_label.values()}
+    group = Group("witnesses", min(quorum, len(named)), tuple(named))
+    return Policy((), {name: PolicyWitness(name, key) for name, key in named.items()}, {group.name: group}, group.name)
+
+
+def trusted_witnesses(policy: Policy | None, witnesses: Sequence[VerifierKey] = (), quorum: int = 0) -> Policy | None:
+    """The witnesses whose cosignatures bound every ``logged_at`` (SPEC 12), however a command named
+    them: a policy's, the ``--witness`` keys with ``--witness-quorum`` (:func:`witness_policy`), or
+    both (the keys join the policy's witnesses; the quorum stays the policy's). None: no witness is
+    trusted, so nothing bounds the operator's clock.
+    """
+    named = witness_policy(witnesses, quorum)
+    if policy is None or named is None:
+        return policy or named
+    taken = {*policy.witnesses, *policy.groups}
+    joined = dict(policy.witnesses)
+    for name, witness in named.witnesses.items():
+        if all(witness.key.public != known.key.public for known in policy.witnesses.values()):
+            name = witness.key.label if name in taken else name
+            joined[name] = PolicyWitness(name, witness.key)
+    return Policy(policy.logs, joined, policy.groups, policy.quorum)
+
+
+def time_check(
+    policy: Policy | None, witnesses: Sequence[VerifierKey], quorum: int, checkpoint_note: str, kept: Iterable[str]
+) -> PolicyCheck | None:
+    """The witnessed-time check of a replay against ``checkpoint_note`` (the one verified against) and
+    the other checkpoints ``kept``, by the witnesses :func:`trusted_witnesses` names; None when none is.
+
+    Every command that replays entries (verify, import, sync) calls this one function. A bad
+    cosignature by a trusted witness on ``checkpoint_note`` is refused as the checkpoint check
+    would refuse it (VerificationError of the checkpoint), before any entry is read.
+    """
+    trusted = trusted_witnesses(policy, witnesses, quorum)
+    if trusted is None:
+        return None
+    try:
+        known_signers(Note.from_text(checkpoint_note), trusted.witness_keys)
+    except AccordError as error:
+        raise VerificationError("checkpoint", str(error)) from error
+    return PolicyCheck(trusted, [checkpoint_note, *kept])
+
+
 class PolicyCheck:
-    """What ``verify --policy`` adds to a replay: witnessed time per entry, the quorum on the checkpoint."""
+    """What trusted witnesses add to a replay: witnessed time per entry, the quorum on the checkpoint."""
 
     def __init__(self, policy: Policy, kept: Iterable[str]) -> None:
         self.policy = policy
