@@ -12,6 +12,7 @@ from cli.witnessing import evidence_dir_option, offline_cosign
 from cli.options import (
     Session,
     key_option,
+    operator_passphrase_option,
     output_path,
     pass_session,
     passphrase_env_option,
@@ -30,7 +31,7 @@ from projections.audit import operator_keys
 @click.command()
 @click.option("--sign", "publish", is_flag=True, help="Sign and publish a checkpoint of the current head first.")
 @click.option("--operator-key", envvar="ACCORD_OPERATOR_KEY", type=click.Path(exists=True, dir_okay=False), help="The operator's key file (with --sign).")
-@click.option("--operator-passphrase-env", default="ACCORD_OPERATOR_PASSPHRASE", show_default=True, metavar="NAME")
+@operator_passphrase_option
 @store_option
 @pass_session
 def checkpoint(session: Session, publish: bool, operator_key: str | None, operator_passphrase_env: str) -> None:

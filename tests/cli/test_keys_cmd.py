@@ -88,6 +88,13 @@ def test_passphrase_file_gives_the_passphrase(council: Council, monkeypatch: pyt
     assert ok("say", "--text", "Hello", "--key", council.key("de"), "--passphrase-file", "secret.txt") == "entry 1: statement made\n"
 
 
+def test_checkpoint_sign_reads_the_operator_passphrase_from_a_file(council: Council, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCORD_OPERATOR_PASSPHRASE", raising=False)
+    Path("operator-secret.txt").write_text(PASSPHRASE + "\n")
+    printed = ok("checkpoint", "--sign", "--operator-key", council.key("operator"), "--operator-passphrase-file", "operator-secret.txt")
+    assert printed.startswith(ORIGIN + "\n") and f"\u2014 {ORIGIN} " in printed
+
+
 def test_no_terminal_and_no_passphrase_is_one_line_naming_the_variable(council: Council, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACCORD_PASSPHRASE")
     council.refused("say", "--text", "Hello", "--key", council.key("de"), message=(
