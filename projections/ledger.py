@@ -54,6 +54,9 @@ class Ledger:
         self.log = Log(store, clock)
         self.views = ViewTables(Database(store))
         self._state: LedgerState | None = None
+        self.snapshot_every: int | None = SNAPSHOT_EVERY
+        """Entries between the snapshots that appends write with their rows; None: appends write
+        none, and the owner calls :meth:`write_snapshot` when it suits it (a server, when idle)."""
 
     @classmethod
     def open(cls, url: str | None, clock: Callable[[], int] = wall_clock) -> Ledger:
@@ -177,11 +180,20 @@ class Ledger:
         """
         return self._commit(statements, all_or_none=False, prepared=prepared)
 
-    @staticmethod
-    def _snapshot_due(start: int, state: LedgerState | None) -> tuple[int, bytes] | None:
-        if state is None or state.size // SNAPSHOT_EVERY == start // SNAPSHOT_EVERY:
+    def _snapshot_due(self, start: int, state: LedgerState | None) -> tuple[int, bytes] | None:
+        every = self.snapshot_every
+        if state is None or every is None or state.size // every == start // every:
             return None
         return state.size, to_snapshot(state)
+
+    def write_snapshot(self) -> int | None:
+        """Store a snapshot of the rule state at the last append or fold, in a transaction of its own
+        (unless a later one is stored); its size, or None before the charter."""
+        state = self._state
+        if state is None:
+            return None
+        self.views.write_snapshot(state.size, to_snapshot(state))
+        return state.size
 
     def check_operator(self, signer: Signer) -> None:
         """Refuse a key that is not a valid key of this ledger's operator (before it signs anything)."""

@@ -105,6 +105,19 @@ class ViewTables:
             return None
         return int(row["position"]), str(row["snapshot"]).encode("utf-8")
 
+    def write_snapshot(self, position: int, snapshot: bytes) -> bool:
+        """Store ``snapshot`` of the state after ``position`` entries in a transaction of its own,
+        unless one of a later position is stored; whether it was stored."""
+        sql = self.db.sql
+        with self.db.transaction() as cursor:
+            cursor.execute(sql("SELECT position FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
+            row = cursor.fetchone()
+            if row is not None and int(row["position"]) >= position:
+                return False
+            cursor.execute(sql("DELETE FROM {t}accord_snapshot WHERE name = ?"), (NAME,))
+            cursor.execute(sql("INSERT INTO {t}accord_snapshot (name, position, snapshot) VALUES (?, ?, ?)"), (NAME, position, snapshot.decode("utf-8")))
+        return True
+
     def advance(self, start: int, changes: Sequence[tuple[int, Sequence[Row]]], snapshot: tuple[int, bytes] | None = None) -> None:
         """Write the rows of entries ``start, start + 1, ...`` and move the position past them.
 

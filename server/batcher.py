@@ -37,11 +37,16 @@ from domain.state import LedgerState
 from ledger.keys import VerifierKey
 from ledger.note import Note, known_signers
 from ledger.tlog_proof import TlogProof
-from projections.ledger import Ledger, Prepared
+from projections.ledger import SNAPSHOT_EVERY, Ledger, Prepared
 
 WINDOW = 0.005
 MAX_BATCH = 256
 MAX_PENDING = 4_096
+SNAPSHOT_SHARE = 0.01
+"""Under load, the share of the appending thread's time that rule-state snapshots may take (see
+:meth:`Batcher.snapshot`); idle, one is written once ``SNAPSHOT_EVERY`` entries have come."""
+IDLE = 0.2
+"""Seconds without a submission after which the appending thread counts as idle."""
 AHEAD = 1
 """Batches the appending thread may append while the publishing thread still covers an earlier one."""
 
@@ -148,6 +153,15 @@ class Batcher:
         self._publisher = threading.Thread(target=self._publish_run, name="accord-publisher", daemon=True)
         self.batches = 0
         """Batches committed so far (for /status)."""
+        # A snapshot is JSON of the whole rule state, made under the GIL (some 10 ms per 1,000
+        # nonces held): written with the rows of every 1,000th entry, it stalled the batch and
+        # the event loop long enough to be the receipts' tail (serve.submit.latency.p99).
+        ledger.snapshot_every = None
+        self.snapshot_every = SNAPSHOT_EVERY
+        """Entries after which a snapshot is due (when idle; under load, see :meth:`snapshot`)."""
+        self._snapshot_at = ledger._size
+        self._snapshot_done = time.monotonic()
+        self._snapshot_took = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -182,12 +196,13 @@ class Batcher:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            if not self._ahead.acquire(timeout=0.2):
+            if not self._ahead.acquire(timeout=IDLE):
                 continue
             try:
-                first = self._queue.get(timeout=0.2)
+                first = self._queue.get(timeout=IDLE)
             except queue.Empty:
                 self._ahead.release()
+                self.snapshot(idle=True)
                 continue
             batch = [first]
             deadline = time.monotonic() + self.window
@@ -206,6 +221,27 @@ class Batcher:
                 self._appended.put(appended)
             else:
                 self._ahead.release()
+            self.snapshot(idle=False)
+        self.snapshot(idle=True, least=1)
+
+    def snapshot(self, idle: bool, least: int | None = None) -> None:
+        """Store a snapshot of the rule state (a restart's starting point) if it is due.
+
+        Due once ``least`` (default ``snapshot_every``) entries were appended since the last; under load
+        (not ``idle``) only once the time since the last is long enough for
+        it to take at most ``SNAPSHOT_SHARE`` of this thread's time. A failed
+        write is left for the next one: a snapshot is only a cache.
+        """
+        size = self.ledger._size
+        now = time.monotonic()
+        if size - self._snapshot_at < (self.snapshot_every if least is None else least) or (not idle and now - self._snapshot_done < self._snapshot_took / SNAPSHOT_SHARE):
+            return
+        try:
+            self.ledger.write_snapshot()
+        except AccordError:
+            pass
+        done = time.monotonic()
+        self._snapshot_at, self._snapshot_done, self._snapshot_took = size, done, done - now
 
     def _publish_run(self) -> None:
         ending = False

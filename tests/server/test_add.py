@@ -157,3 +157,22 @@ def test_the_operator_key_must_be_the_ledgers(founded: Founded, tmp_path: Path) 
             pass
     assert str(refused_key.value) == f"checkpoint: {founded.keys['de'].verifier_key().label} is not a valid key of this ledger's operator"
     assert OPERATOR in founded.keys
+
+
+def test_the_batcher_snapshots_the_rule_state_when_idle_not_in_its_batches(founded: Founded) -> None:
+    with Ledger.open(founded.url) as ledger:
+        batcher = Batcher(ledger, founded.operator)
+        batcher.snapshot_every = 3
+        before = ledger.views.snapshot()
+        batch = [Submission(founded.say(f"said {n}"), Future(), 0.0) for n in range(4)]
+        batcher.commit(batch)
+        assert [submission.answer.result(0).index for submission in batch] == [1, 2, 3, 4]
+        assert ledger.views.snapshot() == before  # none written with the batch's rows
+        batcher.snapshot(idle=True)
+        stored = ledger.views.snapshot()
+        assert stored is not None and stored[0] == 5
+        assert not ledger.views.write_snapshot(4, b"{}")  # an older one never replaces it
+        assert ledger.views.snapshot() == stored
+        state = ledger.state()
+    with Ledger.open(founded.url) as restarted:
+        assert restarted._restore(5) == state
