@@ -27,17 +27,16 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from domain.rules import read_statement
 from domain.state import LedgerState
 from ledger import ed25519
 from ledger.entry import Entry
-from ledger.errors import AccordError
+from ledger.errors import AccordError, SignatureError
 from ledger.keys import VerifierKey
 from ledger.merkle import leaf_hash
-from ledger.note import Note, NoteSignature, known_signers
+from ledger.note import Note, known_signers
 from ledger.statement import Statement
 
 CHUNK = 256
@@ -52,32 +51,53 @@ Registry = Mapping[tuple[str, bytes], Sequence[bytes]]
 Tried = tuple[Mapping[bytes, bool] | None, ...]
 """Per signature line: the public keys tried and whether each verified; None when none was known."""
 
-Parsed = tuple[int, str, int, str, int, tuple[tuple[str, bytes, bytes], ...], str, str, str, str, int, dict[str, Any], str]
-"""The values a worker parsed of one entry: index, logged_at (text, seconds), the statement text,
-the length of its note's text, the signature lines (name, key id, signature), then the statement's
-origin, kind, actor, signed_at (text, seconds), body and nonce."""
-
-Verdict = tuple[bytes, Tried, AccordError | None, Parsed | None]
-"""What a worker sends back of one entry: its leaf hash, the signatures tried, the error, the values parsed."""
-
-_Model = TypeVar("_Model")
+Verdict = tuple[bytes, Tried, AccordError | None, Entry | None, Note | None, Statement | None]
+"""What a worker sends back of one entry: its leaf hash, the signatures tried, the error, and the
+entry, note and statement it parsed (None where it failed)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Checked:
-    """An entry checked without rule state: parsed, hashed, its signature lines tried."""
+    """An entry checked without rule state: parsed, hashed, its signature lines tried.
 
-    index: int
-    entry: Entry | None
-    note: Note | None
-    statement: Statement | None
-    leaf: bytes
-    tried: Tried
-    """Per signature line: the public keys tried and whether each verified; None when none was known."""
-    error: AccordError | None = None
+    A plain class with slots, not a frozen dataclass: the fold makes one an
+    entry, and a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``.
+    """
+
+    __slots__ = ("index", "entry", "note", "statement", "leaf", "tried", "error")
+
+    def __init__(
+        self,
+        index: int,
+        entry: Entry | None,
+        note: Note | None,
+        statement: Statement | None,
+        leaf: bytes,
+        tried: Tried,
+        error: AccordError | None = None,
+    ) -> None:
+        self.index = index
+        self.entry = entry
+        self.note = note
+        self.statement = statement
+        self.leaf = leaf
+        self.tried = tried
+        """Per signature line: the public keys tried and whether each verified; None when none was known."""
+        self.error = error
 
     def verify(self, note: Note, keys: Sequence[VerifierKey]) -> list[VerifierKey]:
         """As ``ledger.note.known_signers``, answered from what the workers found (checking what they could not)."""
+        signatures = note.signatures
+        if len(keys) == 1 and len(signatures) == 1:
+            # What almost every entry asks: one line, one valid key. known_signers' answer, without its dictionaries.
+            key, line = keys[0], signatures[0]
+            if line.name != key.name or line.key_id != key.key_id:
+                return []  # not that key's line: known_signers finds no known key's signature
+            tried = self.tried[0]
+            holds = tried[key.public] if tried is not None and key.public in tried else key.verify(note.text.encode("utf-8"), line.signature)
+            if not holds:
+                raise SignatureError("note", f"invalid signature by {key.label}")
+            return [key]
         return known_signers(note, keys, self._holds)
 
     def _holds(self, line: int, key: VerifierKey, message: bytes, signature: bytes) -> bool:
@@ -102,45 +122,23 @@ def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[byte
         tried.append({public: holds(public, message, signature.signature) for public in publics})
     return Checked(index, entry, note, statement, leaf, tuple(tried))
 
-def _rebuilt(model: type[_Model], /, **fields: object) -> _Model:
-    """An instance of a frozen model whose fields a worker has already validated, without validating them again."""
-    instance = object.__new__(model)
-    instance.__dict__.update(fields)
-    return instance
-
 def _verdict(checked: Checked) -> Verdict:
     """What a worker sends back of a checked entry: its leaf hash, the signatures tried, the error,
-    and the values it parsed, as plain tuples and strings.
+    and the models it parsed.
 
-    Not the parsed objects themselves: unpickling dataclasses costs several
-    times more than these tuples, and the fold gets the same values.
+    The models go as they are: pickle rebuilds a frozen dataclass in C (a
+    new object, its ``__dict__`` filled), without calling its ``__init__``,
+    so the fold gets the values the worker checked, not checked again, for
+    less than it cost to rebuild them from plain tuples in Python.
     """
-    entry, note, statement = checked.entry, checked.note, checked.statement
-    if entry is None or note is None or statement is None:
-        return (checked.leaf, checked.tried, checked.error, None)
-    lines = tuple((line.name, line.key_id, line.signature) for line in note.signatures)
-    fields: Parsed = (
-        entry.index, entry.logged_at, entry.logged_at_seconds, entry.statement, len(note.text), lines,
-        statement.origin, statement.kind, statement.actor, statement.signed_at, statement.signed_at_seconds, statement.body, statement.nonce,
-    )
-    return (checked.leaf, checked.tried, checked.error, fields)
+    return (checked.leaf, checked.tried, checked.error, checked.entry, checked.note, checked.statement)
+
 
 def _received(index: int, verdict: Verdict) -> Checked:
-    """The Checked a worker's verdict stands for, its values made into the models here without checking them again
-    (the worker parsed and checked the very bytes strictly)."""
-    leaf, tried, error, fields = verdict
-    if fields is None:
-        return Checked(index, None, None, None, leaf, tried, error)
-    number, logged_at, seconds, text, split, lines, origin, kind, actor, signed_at, signed_seconds, body, nonce = fields
-    signatures = tuple(_rebuilt(NoteSignature, name=name, key_id=key_id, signature=signature) for name, key_id, signature in lines)
-    return Checked(
-        index,
-        _rebuilt(Entry, index=number, logged_at=logged_at, statement=text, logged_at_seconds=seconds),
-        _rebuilt(Note, text=text[:split], signatures=signatures),
-        _rebuilt(Statement, origin=origin, kind=kind, actor=actor, signed_at=signed_at, body=body, nonce=nonce, signed_at_seconds=signed_seconds),
-        leaf,
-        tried,
-    )
+    """The Checked a worker's verdict stands for."""
+    leaf, tried, error, entry, note, statement = verdict
+    return Checked(index, entry, note, statement, leaf, tried, error)
+
 
 def check_chunk(first: int, chunk: Sequence[bytes], registry: Registry, verifier: str = "libsodium") -> list[Verdict]:
     """A worker's job: check a chunk of entries, sending back each one's verdict."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 
 import pytest
 
@@ -11,12 +12,12 @@ from domain import commands
 from domain.rules import read_statement
 from ledger import ed25519
 from ledger.entry import Entry
-from ledger.errors import VerificationError
+from ledger.errors import SignatureError, VerificationError
 from ledger.keys import Signer
 from ledger.merkle import leaf_hash
-from ledger.note import sign_note
+from ledger.note import Note, NoteSignature, known_signers, sign_note
 from projections.audit import Replay, replay
-from projections.checking import CHUNK, _received, _verdict, check_one
+from projections.checking import CHUNK, Checked, _received, _verdict, check_one
 
 ENTRIES = [entry.to_bytes() for entry in synthetic_entries(3 * CHUNK + 17, seed=11)]
 ANCHOR = leaf_hash(ENTRIES[0])
@@ -80,10 +81,10 @@ def _note_with_unicode_and_two_signers() -> bytes:
 
 
 def test_the_fold_gets_exactly_what_the_worker_parsed() -> None:
-    """The fold gets the values a worker parsed, rebuilt without the checks: they must equal the strict parse."""
+    """The fold gets the models a worker parsed, through a pipe's pickle: they must equal the strict parse."""
     for index, data in [*enumerate(ENTRIES), (5, _note_with_unicode_and_two_signers())]:
         strict = check_one(index, data, {}, lambda *_: True)
-        reread = _received(index, _verdict(strict))
+        reread = _received(index, pickle.loads(pickle.dumps(_verdict(strict), pickle.HIGHEST_PROTOCOL)))
         assert (reread.entry, reread.note, reread.statement, reread.leaf) == (strict.entry, strict.note, strict.statement, strict.leaf), index
         assert reread.entry is not None and reread.entry.logged_at_seconds == strict.entry.logged_at_seconds  # type: ignore[union-attr]
 
@@ -101,3 +102,36 @@ def test_the_collector_is_as_it_was_after_a_replay_that_held_or_failed(workers: 
     with pytest.raises(VerificationError):
         replay(iter(broken), Replay(ANCHOR), workers=workers)
     assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+
+
+def _outcome(verify: object) -> object:
+    """What a Verify answered, or the SignatureError it raised, as text."""
+    try:
+        return [key.label for key in verify()]  # type: ignore[operator]
+    except SignatureError as error:
+        return f"SignatureError: {error}"
+
+
+def test_the_workers_answer_for_one_line_and_one_key_is_known_signers_answer() -> None:
+    """Checked.verify answers the common case (one line, one key) without open_note: it must say
+    what known_signers says, for a good line, a forged one, a line by another key and an unchecked one."""
+    signer, other = Signer.from_seed("accord.test/x", bytes(32)), Signer.from_seed("accord.test/y", bytes(range(32)))
+    key, other_key = signer.verifier_key(), other.verifier_key()
+    note = sign_note("a statement\n", signer)
+    forged = Note(note.text, (NoteSignature(key.name, key.key_id, bytes(64)),))
+    cases = [
+        (note, [key], ({key.public: True},)),
+        (note, [key], ({key.public: False},)),  # a worker found it forged
+        (forged, [key], (None,)),  # no worker knew the key: checked here
+        (note, [key], (None,)),
+        (note, [other_key], (None,)),
+        (note, [key, other_key], ({key.public: True},)),
+        (sign_note(note, other), [key], ({key.public: True}, {other_key.public: True})),
+    ]
+    for case, (opened, keys, tried) in enumerate(cases):
+        checked = Checked(0, None, opened, None, b"", tried)
+        want = _outcome(lambda: known_signers(opened, keys, checked._holds))
+        assert _outcome(lambda: checked.verify(opened, keys)) == want, case
+    assert _outcome(lambda: Checked(0, None, note, None, b"", ({key.public: False},)).verify(note, [key])) == (
+        f"SignatureError: note: invalid signature by {key.label}"
+    )
