@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.entry import MAX_ENTRY_BYTES, Entry
 from ledger.errors import AccordError, MalformedError, RuleViolation, SignatureError, StorageError
@@ -29,10 +31,11 @@ from ledger.keys import Signer
 from ledger.note import Note
 from ledger.store import Store
 from ledger.tiles import Tile
+from ledger.tlog_proof import TlogProof
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
 from server import bodies
-from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback, prepare
+from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback
 from server.openapi import document as openapi_document
 from server.tiles import TileSource
 
@@ -44,6 +47,8 @@ FRESH_FOR = 300
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 PROOF = "text/x.tlog-proof; charset=utf-8"
+TEXT_TYPE = TEXT.encode()
+PROOF_TYPE = PROOF.encode()
 GC_THRESHOLDS = (20_000, 20, 100)
 """The collector's thresholds while a server runs (CPython's are 700, 10, 10); see build_app's lifespan."""
 CHECKERS = 2
@@ -114,7 +119,7 @@ def build_app(
             batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
             batcher.start()
             checks = ThreadPoolExecutor(CHECKERS, thread_name_prefix="accord-checks")
-            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, checks=checks)
+            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, checks=checks, waker=_Waker(asyncio.get_running_loop()))
             # What is loaded now (modules, the rule state) lives as long as the server: frozen, the
             # collector no longer walks it, and in-flight requests age less often into the oldest
             # generation. Full collections of the whole heap took 50-180 ms under the GIL, every
@@ -169,27 +174,27 @@ def build_app(
         notes, more = await run_in_threadpool(service["tiles"].kept, after, upto)
         return JSONResponse({"checkpoints": notes, "more": more}, headers={"Cache-Control": CHECKPOINT_CACHE})
 
-    async def add(request: Request) -> Response:
+    async def add(scope: Scope, receive: Receive, send: Send) -> None:
+        # A bare ASGI handler (see _LogApp): the submissions are the load, and Starlette's
+        # middleware, routing, Request and Response took about a third of the event loop's time.
         try:
-            body = await bodies.bounded_body(request, MAX_ENTRY_BYTES)
-        except ClientDisconnect:
-            return refusal(MalformedError("note", "the client closed the connection before the end of the body"))
+            body = await _bounded_body(receive, MAX_ENTRY_BYTES)
+        except _Disconnected:
+            return await _answer(send, *_refusal(MalformedError("note", "the client closed the connection before the end of the body")))
         except TimeoutError:
-            return PlainTextResponse(f"accord: note: the body did not arrive within {bodies.BODY_WITHIN:g} s\n", status_code=408)
+            return await _answer(send, 408, f"accord: note: the body did not arrive within {bodies.BODY_WITHIN:g} s\n")
         if body is None:
-            return refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}"))
+            return await _answer(send, *_refusal(MalformedError("entry", f"too large: got more than {MAX_ENTRY_BYTES} bytes, want at most {MAX_ENTRY_BYTES}")))
         try:
             note = body.decode("utf-8")
         except UnicodeDecodeError:
-            return refusal(MalformedError("note", "the body is not UTF-8"))
+            return await _answer(send, *_refusal(MalformedError("note", "the body is not UTF-8")))
         batcher: Batcher = service["batcher"]
         try:
-            prepared = await asyncio.get_running_loop().run_in_executor(service["checks"], prepare, note, batcher.state)
-            answer = batcher.submit(note, prepared)
-            receipt = await asyncio.wrap_future(answer)
+            receipt = await service["waker"].wait(batcher.check_and_submit(note, service["checks"]))
         except AccordError as error:
-            return refusal(error)
-        return Response(receipt.to_text(), media_type=PROOF)
+            return await _answer(send, *_refusal(error))
+        await _answer(send, 200, receipt.to_text(), PROOF_TYPE)
 
     def status_document() -> dict[str, Any]:
         return _status(service["ledger"], service["tiles"], service["batcher"], operator)
@@ -222,16 +227,113 @@ def build_app(
         Route("/checkpoint", checkpoint, methods=["GET"]),
         Route("/checkpoints", kept, methods=["GET"]),
         Route("/tile/{path:path}", tile, methods=["GET"]),
-        Route("/add", add, methods=["POST"]),
+        Route("/add", _Bare(add), methods=["POST"]),  # _LogApp's shortcut takes it there first
         Route("/status", status, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     # Any other method on the log's own paths is a one-line 405 (before the pages' catch-all takes GET /add).
     routes: list[BaseRoute] = [*own, *(Route(route.path, _WrongMethod(sorted(route.methods or ()))) for route in own), *extra_routes]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _LogApp(add, routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
+
+
+class _LogApp(Starlette):
+    """The server's app: ``POST /add`` straight to its handler, everything else through the routes."""
+
+    def __init__(self, add: ASGIApp, **options: Any) -> None:
+        super().__init__(**options)
+        self.add = add
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/add" and scope["method"] == "POST" and not scope.get("root_path"):
+            scope["app"] = self
+            await self.add(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+class _Waker:
+    """Awaitables for futures that other threads resolve, waking the event loop once per burst.
+
+    The publishing thread answers a batch's submissions together; with
+    ``asyncio.wrap_future`` each answer was a wake-up of the loop of its own.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._ready: list[tuple[Future[TlogProof], asyncio.Future[TlogProof]]] = []
+
+    def wait(self, future: Future[TlogProof]) -> asyncio.Future[TlogProof]:
+        waiter: asyncio.Future[TlogProof] = self.loop.create_future()
+        future.add_done_callback(lambda done: self._done(done, waiter))
+        return waiter
+
+    def _done(self, done: Future[TlogProof], waiter: asyncio.Future[TlogProof]) -> None:
+        with self._lock:
+            self._ready.append((done, waiter))
+            first = len(self._ready) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for done, waiter in ready:
+            if waiter.cancelled():
+                continue
+            error = done.exception()
+            if error is None:
+                waiter.set_result(done.result())
+            else:
+                waiter.set_exception(error)
+
+
+class _Bare:
+    """A bare ASGI handler as a Route's endpoint (a function would be taken for a Request handler)."""
+
+    def __init__(self, handler: ASGIApp) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
+
+
+class _Disconnected(Exception):
+    """The client closed the connection before the end of its body."""
+
+
+async def _bounded_body(receive: Receive, limit: int) -> bytes | None:
+    """:func:`server.bodies.bounded_body` on the ASGI receive channel itself."""
+    chunks, size = [], 0
+    async with asyncio.timeout(bodies.BODY_WITHIN):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _refusal(error: AccordError) -> tuple[int, str, bytes, list[tuple[bytes, bytes]]]:
+    """:func:`refusal`'s status, body and headers, for :func:`_answer`."""
+    headers = [(b"retry-after", str(error.retry_after).encode())] if isinstance(error, Pushback) else []
+    return http_status(error), f"accord: {error}\n", TEXT_TYPE, headers
+
+
+async def _answer(send: Send, status: int, text: str, content_type: bytes = b"", headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    data = text.encode("utf-8")
+    head = [(b"content-length", str(len(data)).encode()), (b"content-type", content_type or TEXT_TYPE), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": data})
 
 
 class _WrongMethod:

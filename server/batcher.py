@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from ledger.batchtree import BatchTree
@@ -193,6 +193,30 @@ class Batcher:
         except queue.Full:
             raise Pushback(self._queue.qsize()) from None
         return submission.answer
+
+    def check_and_submit(self, note: str, checks: Executor) -> Future[TlogProof]:
+        """:func:`prepare` ``note`` in ``checks``, then :meth:`submit` it; the future resolves to its
+        receipt, or to the AccordError that refused it (Pushback when the queue was full).
+
+        One future for the caller to wait for, from one thread hop: the event loop's.
+        """
+        submission: Submission = Submission(note, Future(), time.monotonic())
+        checks.submit(self._check, submission)
+        return submission.answer
+
+    def _check(self, submission: Submission) -> None:
+        try:
+            submission.prepared = prepare(submission.note, self.state)
+        except AccordError as error:
+            submission.answer.set_exception(error)
+            return
+        except Exception as error:  # a bug must not leave the caller waiting forever
+            _fail([submission], error)
+            return
+        try:
+            self._queue.put_nowait(submission)
+        except queue.Full:
+            submission.answer.set_exception(Pushback(self._queue.qsize()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
