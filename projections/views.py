@@ -10,7 +10,6 @@ one small row rather than a new copy of its proposal.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from domain.bodies import (
@@ -98,16 +97,23 @@ class By(TypedDict):
     signed_at: str
 
 
-@dataclass(frozen=True)
 class Change(Generic[B_co]):
-    """One entry as the projectors read it: the states around it, its typed body, who said it when."""
+    """One entry as the projectors read it: the states around it, its typed body, who said it when.
 
-    before: LedgerState | None
-    after: LedgerState
-    entry: Entry
-    statement: Statement
-    body: B_co
-    by: By
+    A plain class with slots (read only by the projectors), not a frozen
+    dataclass: a verifier makes one an entry, and a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``.
+    """
+
+    __slots__ = ("before", "after", "entry", "statement", "body", "by")
+
+    def __init__(self, before: LedgerState | None, after: LedgerState, entry: Entry, statement: Statement, body: B_co, by: By) -> None:
+        self.before = before
+        self.after = after
+        self.entry = entry
+        self.statement = statement
+        self.body = body
+        self.by = by
 
 
 K = TypeVar("K", bound=Body)
