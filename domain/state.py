@@ -88,7 +88,7 @@ class Actor:
         return standing(self.revoked_by, self.withdrawal_effective, self.suspended_by, now)
 
     def valid_keys(self) -> list[VerifierKey]:
-        return [record.key for record in self.keys if record.valid]
+        return [record.key for record in self.keys if record.revoked is None]  # record.valid, without a call per record
 
     def revoked_keys(self) -> list[VerifierKey]:
         return [record.key for record in self.keys if not record.valid]
@@ -187,14 +187,20 @@ class LedgerState:
 
     def after_entry(self, logged_at: int, nonce: str, signed_at: int) -> LedgerState:
         """This state one entry on: its size and time advanced, its nonce remembered (one copy, not three)."""
-        return self.remember_nonce(nonce, signed_at, size=self.size + 1, logged_at=logged_at)
+        nonces, days, floor = self._remembering(nonce, signed_at, logged_at)
+        return evolve(self, nonces=nonces, nonce_days=days, nonce_floor=floor, size=self.size + 1, logged_at=logged_at)
 
     def remember_nonce(self, nonce: str, signed_at: int, **changes: Any) -> LedgerState:
         """This state knowing ``nonce`` (and ``changes``), forgetting nonces no replay could reuse any more."""
-        logged_at = changes.get("logged_at", self.logged_at)
+        nonces, days, floor = self._remembering(nonce, signed_at, changes.get("logged_at", self.logged_at))
+        return evolve(self, nonces=nonces, nonce_days=days, nonce_floor=floor, **changes)
+
+    def _remembering(self, nonce: str, signed_at: int, logged_at: int) -> tuple[Map[str, int], Map[int, Map[str, int]], int]:
+        """The nonces, nonces by day and nonce floor once ``nonce`` is known at ``logged_at``."""
         day = signed_at // DAY
         nonces = self.nonces.set(nonce, signed_at)
-        days = self.nonce_days.set(day, self.nonce_days.get(day, Map()).set(nonce, signed_at))
+        that_day = self.nonce_days.get(day)
+        days = self.nonce_days.set(day, (_NO_NONCES if that_day is None else that_day).set(nonce, signed_at))
         oldest = min(days)
         # A nonce signed on day d can only pass the skew check until
         # (d + 1) * DAY + horizon; after that a replay is refused anyway.
@@ -209,4 +215,7 @@ class LedgerState:
             if not days:
                 break
             oldest = min(days)
-        return evolve(self, nonces=nonces, nonce_days=days, nonce_floor=floor, **changes)
+        return nonces, days, floor
+
+
+_NO_NONCES: Map[str, int] = Map()
