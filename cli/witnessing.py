@@ -92,7 +92,9 @@ def serve(
     app = witness_app(WitnessState(state_file, evidence_dir=evidence_dir or Path(state_file).parent), log_keys_by_origin(log_keys), signer)
     host, port = listen
     click.echo(f"witness {signer.cosigner_key().to_text()} on http://{host}:{port}/add-checkpoint", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # Longer than the log's client keeps an idle connection (server.witnessing.KEEPALIVE_SECONDS): the client, not the
+    # witness, closes it, so a request never goes out on a connection the witness is closing.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=75)
 
 
 def offline_cosign(session: Session, key_file: str, passphrase_env: str, checkpoint_file: str, proof_file: str | None,
