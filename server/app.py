@@ -13,7 +13,7 @@ import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +51,6 @@ TEXT_TYPE = TEXT.encode()
 PROOF_TYPE = PROOF.encode()
 GC_THRESHOLDS = (20_000, 20, 100)
 """The collector's thresholds while a server runs (CPython's are 700, 10, 10); see build_app's lifespan."""
-CHECKERS = 2
-"""Threads that parse submissions and check their signatures before the batch (libsodium releases the GIL)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +116,7 @@ def build_app(
                 ledger.publish_checkpoint(operator)
             batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
             batcher.start()
-            checks = ThreadPoolExecutor(CHECKERS, thread_name_prefix="accord-checks")
-            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, checks=checks, waker=_Waker(asyncio.get_running_loop()))
+            service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, waker=_Waker(asyncio.get_running_loop()))
             # What is loaded now (modules, the rule state) lives as long as the server: frozen, the
             # collector no longer walks it, and in-flight requests age less often into the oldest
             # generation. Full collections of the whole heap took 50-180 ms under the GIL, every
@@ -136,7 +133,6 @@ def build_app(
             if on_stop is not None:
                 on_stop()
             batcher.stop()
-            checks.shutdown(wait=False, cancel_futures=True)
         finally:
             reader.close()
             ledger.close()
@@ -191,7 +187,7 @@ def build_app(
             return await _answer(send, *_refusal(MalformedError("note", "the body is not UTF-8")))
         batcher: Batcher = service["batcher"]
         try:
-            receipt = await service["waker"].wait(batcher.check_and_submit(note, service["checks"]))
+            receipt = await service["waker"].wait(batcher.check_and_submit(note))
         except AccordError as error:
             return await _answer(send, *_refusal(error))
         await _answer(send, 200, receipt.to_text(), PROOF_TYPE)

@@ -1,9 +1,10 @@
 """Group commit: submissions pooled, judged in arrival order, appended and checkpointed together.
 
-The HTTP handlers parse each submitted note, have its signatures checked
-in a small thread pool (:func:`prepare`: libsodium releases the GIL, so
-the checks run beside the event loop and the batch), hand it to
-:meth:`Batcher.submit` and await the future it returns. The appending
+The HTTP handler hands each submitted note to :meth:`Batcher.check_and_submit`
+and awaits the future it returns: one of the batcher's checking threads
+parses it and checks its signatures (:func:`prepare`: libsodium releases
+the GIL, so the checks run beside the event loop and the batch), then
+queues it (:meth:`Batcher.submit`). The appending
 thread takes the submissions that arrive within ``window`` seconds of the
 first, up to ``max_batch``, and appends them through ``Ledger.append_each``
 in one transaction: the rules judge them in arrival order against the head,
@@ -22,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ledger.batchtree import BatchTree
@@ -47,6 +48,8 @@ SNAPSHOT_SHARE = 0.01
 :meth:`Batcher.snapshot`); idle, one is written once ``SNAPSHOT_EVERY`` entries have come."""
 IDLE = 0.2
 """Seconds without a submission after which the appending thread counts as idle."""
+CHECKERS = 2
+"""Threads that parse submissions and check their signatures before the batch (libsodium releases the GIL)."""
 AHEAD = 1
 """Batches the appending thread may append while the publishing thread still covers an earlier one."""
 
@@ -137,6 +140,7 @@ class Batcher:
         window: float = WINDOW,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        checkers: int = CHECKERS,
     ) -> None:
         self.ledger = ledger
         self.operator = operator
@@ -148,6 +152,8 @@ class Batcher:
         self._ahead = threading.Semaphore(AHEAD + 1)
         """Batches appended and not yet answered, at most: while a checkpoint waits (for its
         witnesses, say), submissions wait in the queue, which answers 429 once full."""
+        self._unchecked: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self._checkers = [threading.Thread(target=self._check_run, name=f"accord-check-{n}", daemon=True) for n in range(checkers)]
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-batcher", daemon=True)
         self._publisher = threading.Thread(target=self._publish_run, name="accord-publisher", daemon=True)
@@ -164,10 +170,16 @@ class Batcher:
         self._snapshot_took = 0.0
 
     def start(self) -> None:
+        for checker in self._checkers:
+            checker.start()
         self._thread.start()
         self._publisher.start()
 
     def stop(self) -> None:
+        for _ in self._checkers:
+            self._unchecked.put(None)
+        for checker in self._checkers:
+            checker.join(timeout=10)
         self._stopping.set()
         self._thread.join(timeout=10)
         self._appended.put(None)  # after the last batch appended: the publisher answers it, then ends
@@ -194,15 +206,20 @@ class Batcher:
             raise Pushback(self._queue.qsize()) from None
         return submission.answer
 
-    def check_and_submit(self, note: str, checks: Executor) -> Future[TlogProof]:
-        """:func:`prepare` ``note`` in ``checks``, then :meth:`submit` it; the future resolves to its
-        receipt, or to the AccordError that refused it (Pushback when the queue was full).
+    def check_and_submit(self, note: str) -> Future[TlogProof]:
+        """:func:`prepare` ``note`` in a checking thread, then :meth:`submit` it; the future resolves
+        to its receipt, or to the AccordError that refused it (Pushback when the queue was full).
 
-        One future for the caller to wait for, from one thread hop: the event loop's.
+        One future for the caller to wait for, and one hand-over to the checking threads (a
+        SimpleQueue: a thread pool's bookkeeping cost the event loop more than the hand-over).
         """
         submission: Submission = Submission(note, Future(), time.monotonic())
-        checks.submit(self._check, submission)
+        self._unchecked.put(submission)
         return submission.answer
+
+    def _check_run(self) -> None:
+        while (submission := self._unchecked.get()) is not None:
+            self._check(submission)
 
     def _check(self, submission: Submission) -> None:
         try:
