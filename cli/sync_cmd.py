@@ -19,14 +19,14 @@ the next sync continues from its head.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import click
 
 from cli.audit_cmd import counting, pinned, policy_option, timed, verifier_option, with_witnesses, workers_for
 from cli.options import Session, log_option, output_path, pass_session, store_option, write_atomically
-from ledger.bundle import Manifest, write_bundle
+from ledger.bundle import Manifest, kept_from_bytes, kept_to_bytes
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import AccordError, SignatureError, VerificationError
 from ledger.evidence import build_evidence
@@ -41,6 +41,25 @@ from projections.witnessed import time_check
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
 from server.client import LogClient
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The log's entries ``manifest.first`` up to its checkpoint, read as a bundle holds them but
+    streamed from the server while they are audited (bundles fetched ahead of the one audited)."""
+
+    client: LogClient
+    manifest: Manifest
+    checkpoint_note: str
+    kept: tuple[str, ...]
+
+    @classmethod
+    def of(cls, client: LogClient, manifest: Manifest, checkpoint_note: str, kept: list[str]) -> Fetched:
+        """Its published checkpoints checked as a bundle's are (each of its origin and within it)."""
+        return cls(client, manifest, checkpoint_note, kept_from_bytes(kept_to_bytes(kept), manifest))
+
+    def entries(self) -> Iterator[bytes]:
+        return self.client.entries(self.manifest.first, self.manifest.size)
 
 
 def check_extends(ledger: Ledger, client: LogClient, note_text: str, evidence_path: str) -> None:
@@ -170,15 +189,13 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
             return
         watched = time_check(policy, witnesses, witness_quorum, note_text, [*kept, *(text for _, text in ledger.store.checkpoints())])
         origin = Checkpoint.from_text(Note.from_text(note_text).text).origin
-        with tempfile.TemporaryDirectory() as spool:
-            bundle = Path(spool) / "fetched"
-            write_bundle(bundle, Manifest(origin, local, size), client.entries(local, size), note_text, [text for text in kept if checkpoint_size(text) >= local])
-            total = size - local
-            with counting(total, "syncing") as tick:
-                done = import_bundle(
-                    ledger, bundle, pinned(anchor) if anchor else None, witnesses, witness_quorum, timed(watched, tick),
-                    workers=workers_for(total), verifier=verifier,
-                )
+        fetched = Fetched.of(client, Manifest(origin, local, size), note_text, [text for text in kept if checkpoint_size(text) >= local])
+        total = size - local
+        with counting(total, "syncing") as tick:
+            done = import_bundle(
+                ledger, fetched, pinned(anchor) if anchor else None, witnesses, witness_quorum, timed(watched, tick),
+                workers=workers_for(total), verifier=verifier,
+            )
         keep_late(ledger, kept, note_text)
     click.echo(f"verified and appended {done.appended} entries from {session.log_url}; the mirror now holds {ledger.log.size}")
 

@@ -17,7 +17,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from contextlib import nullcontext
+from typing import IO, ContextManager, Protocol
 
 from domain.snapshot import to_snapshot
 from domain.state import LedgerState
@@ -64,6 +65,23 @@ class Imported:
     appended: int
 
 
+class Source(Protocol):
+    """What an import reads of a bundle (a :class:`Bundle`, or the same streamed from a log server)."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def checkpoint_note(self) -> str: ...
+
+    @property
+    def kept(self) -> Sequence[str]: ...
+
+    def entries(self) -> Iterator[bytes]:
+        """The entries ``manifest.first`` to ``manifest.size - 1``, each once, or MalformedError."""
+        ...
+
+
 def _start(ledger: Ledger, size: int, anchor: bytes | None) -> Replay:
     """Where the local copy stands: its state and frontier at ``size``, pinned to its own charter."""
     if size == 0:
@@ -76,7 +94,7 @@ def _start(ledger: Ledger, size: int, anchor: bytes | None) -> Replay:
     return Replay(local_anchor, ledger.state_at(size), ledger.log.frontier(size))
 
 
-def _agreeing(ledger: Ledger, bundle: Bundle, local_size: int, stop: int) -> Iterator[bytes]:
+def _agreeing(ledger: Ledger, bundle: Source, local_size: int, stop: int) -> Iterator[bytes]:
     """The bundle's entries from the local head up to ``stop``, once those it shares with
     the local copy agree byte for byte."""
     entries = bundle.entries()
@@ -111,7 +129,7 @@ def _spooled(entries: Iterator[bytes], spool: IO[bytes]) -> Iterator[bytes]:
 
 def import_bundle(
     ledger: Ledger,
-    path: str | Path,
+    path: str | Path | Source,
     anchor: bytes | None = None,
     witnesses: Sequence[VerifierKey] = (),
     quorum: int = 0,
@@ -119,7 +137,8 @@ def import_bundle(
     workers: int = 1,
     verifier: str = "libsodium",
 ) -> Imported:
-    """Verify a bundle against the local copy, then append what extends it, up to its checkpoint.
+    """Verify a bundle (at ``path``, or a Source read as one) against the local copy, then append
+    what extends it, up to its checkpoint.
 
     The entries verified are kept aside as they are read and appended from
     there, so a bundle that changes under the import cannot slip anything in;
@@ -127,7 +146,8 @@ def import_bundle(
     them, so no entry is judged twice.
     """
     ledger.update_views()
-    with Bundle(path) as bundle, tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as rows:
+    opened: ContextManager[Source] = Bundle(path) if isinstance(path, (str, Path)) else nullcontext(path)
+    with opened as bundle, tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as rows:
         manifest = bundle.manifest
         local = ledger.log.size
         if manifest.first > local:
