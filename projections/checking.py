@@ -36,7 +36,7 @@ from ledger.entry import Entry
 from ledger.errors import AccordError, SignatureError
 from ledger.keys import VerifierKey
 from ledger.merkle import leaf_hash
-from ledger.note import Note, known_signers
+from ledger.note import Note, NoteSignature, known_signers
 from ledger.statement import Statement
 
 CHUNK = 256
@@ -51,9 +51,13 @@ Registry = Mapping[tuple[str, bytes], Sequence[bytes]]
 Tried = tuple[Mapping[bytes, bool] | None, ...]
 """Per signature line: the public keys tried and whether each verified; None when none was known."""
 
-Verdict = tuple[bytes, Tried, AccordError | None, Entry | None, Note | None, Statement | None]
-"""What a worker sends back of one entry: its leaf hash, the signatures tried, the error, and the
-entry, note and statement it parsed (None where it failed)."""
+Fields = dict[str, Any]
+"""A model's fields (its ``__dict__``), as a worker parsed and checked them."""
+
+Verdict = tuple[bytes, Tried, AccordError | None, Fields | None, str, tuple[Fields, ...], Fields | None]
+"""What a worker sends back of one entry: its leaf hash, the signatures tried, the error, then
+the fields of the entry, the note's text, the fields of each signature line and those of the
+statement it parsed (None and empty where it failed)."""
 
 
 class Checked:
@@ -124,19 +128,36 @@ def check_one(index: int, data: bytes, registry: Registry, holds: Callable[[byte
 
 def _verdict(checked: Checked) -> Verdict:
     """What a worker sends back of a checked entry: its leaf hash, the signatures tried, the error,
-    and the models it parsed.
+    and the fields of the models it parsed, as plain dictionaries.
 
-    The models go as they are: pickle rebuilds a frozen dataclass in C (a
-    new object, its ``__dict__`` filled), without calling its ``__init__``,
-    so the fold gets the values the worker checked, not checked again, for
-    less than it cost to rebuild them from plain tuples in Python.
+    Not the models: pickle's object protocol (``__reduce_ex__``, the state,
+    the class) costs more in the worker than these dictionaries cost to
+    put back into models in the fold.
     """
-    return (checked.leaf, checked.tried, checked.error, checked.entry, checked.note, checked.statement)
+    entry, note, statement = checked.entry, checked.note, checked.statement
+    if entry is None or note is None or statement is None:
+        return (checked.leaf, checked.tried, checked.error, None, "", (), None)
+    lines = tuple(line.__dict__ for line in note.signatures)
+    return (checked.leaf, checked.tried, checked.error, entry.__dict__, note.text, lines, statement.__dict__)
 
 
 def _received(index: int, verdict: Verdict) -> Checked:
-    """The Checked a worker's verdict stands for."""
-    leaf, tried, error, entry, note, statement = verdict
+    """The Checked a worker's verdict stands for, its models made from the fields the worker
+    parsed and checked strictly, without checking them again (their ``__init__`` is not called)."""
+    leaf, tried, error, entry_fields, text, lines, statement_fields = verdict
+    if entry_fields is None or statement_fields is None:
+        return Checked(index, None, None, None, leaf, tried, error)
+    entry = object.__new__(Entry)
+    entry.__dict__.update(entry_fields)
+    signatures = []
+    for fields in lines:
+        line = object.__new__(NoteSignature)
+        line.__dict__.update(fields)
+        signatures.append(line)
+    note = object.__new__(Note)
+    note.__dict__.update(text=text, signatures=tuple(signatures))
+    statement = object.__new__(Statement)
+    statement.__dict__.update(statement_fields)
     return Checked(index, entry, note, statement, leaf, tried, error)
 
 
