@@ -46,9 +46,17 @@ class Shape:
         """The body holds every required field and nothing unknown."""
         if type(required) is tuple and type(optional) in (tuple, set, frozenset):
             # What almost every body is: a few fields, all known, none missing (no sets made).
+            # Loops, not all() over generators: a body is read once an entry.
             body = self.body
-            if all(name in body for name in required) and all(name in required or name in optional for name in body):
-                return
+            for name in required:
+                if name not in body:
+                    break
+            else:
+                for name in body:
+                    if name not in required and name not in optional:
+                        break
+                else:
+                    return
         wanted = set(required)
         allowed = wanted | set(optional)
         for name in sorted(wanted - set(self.body)):
