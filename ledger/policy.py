@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ledger.checkpoint import verify_cosignature
 from ledger.errors import AccordError, MalformedError, SignatureError
 from ledger.keys import COSIGNATURE_V1, ED25519, VerifierKey
-from ledger.note import Note
+from ledger.note import Note, known_signers
 
 NONE = "none"
 MAX_POLICY_BYTES = 64 * 1024
@@ -153,7 +153,13 @@ class Policy:
         return found
 
     def check(self, note: Note) -> dict[str, int]:
-        """The verified cosigners (name -> timestamp), once they meet the quorum; SignatureError otherwise."""
+        """The verified cosigners (name -> timestamp), once they meet the quorum; SignatureError otherwise.
+
+        A policy that lists logs applies only to their checkpoints: the note must be signed by one of them.
+        """
+        if self.logs and not known_signers(note, [log.key for log in self.logs]):
+            listed = ", ".join(log.key.label for log in self.logs[:3]) + (", ..." if len(self.logs) > 3 else "")
+            raise SignatureError("policy", f"the checkpoint is not signed by a log the policy lists ({listed})")
         found = self.cosigners(note)
         if not self.met_by(found):
             got = ", ".join(sorted(found)) or "none"

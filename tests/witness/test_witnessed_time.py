@@ -145,3 +145,17 @@ def test_witness_lag_is_the_bound_both_ways(index: int, logged_at: int, problem:
     with pytest.raises(VerificationError) as raised:
         time.check(index, logged_at, LAG)
     assert str(raised.value).startswith(f"entry {index}: {problem}: ")
+
+
+def test_a_policy_for_another_log_does_not_vouch_for_this_one(witnessed: Witnessed) -> None:
+    from tests.witness.keys import signer
+
+    witnessed.publish(at=T0)
+    other = signer("accord.test/another").verifier_key()
+    (witnessed.directory / "policy.txt").write_text(f"log {other.to_text()}\n" + POLICY)
+    code, out, err = witnessed.verify()
+    assert (code, out) == (1, "")
+    assert err == f"accord: checkpoint: policy: the checkpoint is not signed by a log the policy lists ({other.label})\n"
+    operator = witnessed.council.keys[OPERATOR].verifier_key()
+    (witnessed.directory / "policy.txt").write_text(f"log {other.to_text()}\nlog {operator.to_text()}\n" + POLICY)
+    assert witnessed.verify()[0] == 0
