@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -360,18 +360,29 @@ def witnessed_latency(bench: Bench) -> dict[str, Any]:
     return bench.fixture("serve-witnessed-latency", measure)
 
 
+def _witnessed_figure(bench: Bench, name: str, percentile: str) -> Figure:
+    """The witnessed figure, with the same run's unwitnessed latency at the same rate beside it: on a
+    shared machine both swing with its load, and only the difference is witnessing's."""
+    result = witnessed_latency(bench)
+    figure = _latency_figure(name, result, percentile, WITNESSED_LIMIT_MS,
+                             "POST /add to receipt, 2-of-3 tlog-policy, three witness processes on loopback", result["paced_rate"])
+    try:
+        unwitnessed = sqlite_latency(bench)[f"{percentile}_ms"]
+    except MeasurementFailed:
+        return figure
+    if unwitnessed is None:
+        return figure
+    return replace(figure, parameters={**figure.parameters, f"unwitnessed_{percentile}_ms": round(float(unwitnessed), 1)})
+
+
 def witnessed_p50(bench: Bench) -> Figure:
     """Median ms POST to receipt with a 2-of-3 witness policy on loopback, at half the sustained SQLite rate (no goal of its own)."""
-    result = witnessed_latency(bench)
-    return _latency_figure("serve.submit.latency.witnessed.p50", result, "p50", WITNESSED_LIMIT_MS,
-                           "POST /add to receipt, 2-of-3 tlog-policy, three witness processes on loopback", result["paced_rate"])
+    return _witnessed_figure(bench, "serve.submit.latency.witnessed.p50", "p50")
 
 
 def witnessed_p99(bench: Bench) -> Figure:
     """99th-percentile ms POST to receipt with a 2-of-3 witness policy; goal (issue #15) at most 500 ms."""
-    result = witnessed_latency(bench)
-    return _latency_figure("serve.submit.latency.witnessed.p99", result, "p99", WITNESSED_LIMIT_MS,
-                           "POST /add to receipt, 2-of-3 tlog-policy, three witness processes on loopback", result["paced_rate"])
+    return _witnessed_figure(bench, "serve.submit.latency.witnessed.p99", "p99")
 
 
 def sync_sqlite(bench: Bench) -> Figure:
