@@ -353,10 +353,11 @@ class Witnessing:
         def run() -> None:
             while not self._stop.wait(min(every, FLUSH_EVERY)):
                 try:
-                    if self.clock() - self.last_round >= every:
+                    idle = self.clock() - self.last_round
+                    if idle >= every:
                         self.refresh()
-                    else:
-                        self.flush()
+                    elif idle >= FLUSH_EVERY:
+                        self.flush()  # under load the next batch's checkpoint carries them, in its own write
                 except AccordError as error:
                     self.quorum_met, self.problem = False, str(error)
 
