@@ -183,13 +183,13 @@ class ViewCheck:
                 return
         expected = {(row.view, row.id): (row.subject, row.doc) for row in written}
         found = {(view, doc_id): (subject, orjson.loads(doc)) for view, doc_id, subject, _, doc in stored}
-        if found != expected:
+        if not same_value(expected, found):
             for key in sorted(expected.keys() | found.keys()):
                 if key not in found:
                     self._differ(f"entry {entry.index} wrote {key[0]} {key[1]}, which the store lacks")
                 elif key not in expected:
                     self._differ(f"the store holds {key[0]} {key[1]} from entry {entry.index}, which that entry did not write")
-                elif expected[key] != found[key]:
+                elif not same_value(expected[key], found[key]):
                     self._differ(f"{key[0]} {key[1]} as of entry {entry.index} is not what that entry wrote")
 
     def finish(self, size: int) -> None:
@@ -220,7 +220,37 @@ def same_document(doc: Mapping[str, Any], text: str) -> bool:
             return True
     except (TypeError, UnicodeEncodeError):
         pass  # orjson.JSONEncodeError is a TypeError
-    return bool(orjson.loads(text) == doc)
+    return same_value(doc, orjson.loads(text))
+
+
+def same_value(expected: Any, parsed: Any) -> bool:
+    """Whether ``parsed``, a value read from JSON, is ``expected`` as a JSON value, of the same JSON type throughout.
+
+    Python's ``==`` does not ask the type: ``True == 1 == 1.0``. A stored
+    ``1`` where the entry wrote ``true``, or ``4.0`` where it wrote ``4``, is
+    another document to its readers (SPEC 10: ``true`` is never ``1``).
+    """
+    if isinstance(parsed, dict):
+        return (
+            isinstance(expected, Mapping)
+            and len(expected) == len(parsed)
+            and all(key in expected and same_value(expected[key], value) for key, value in parsed.items())
+        )
+    if isinstance(parsed, (list, tuple)):
+        return isinstance(expected, (list, tuple)) and len(expected) == len(parsed) and all(map(same_value, expected, parsed))
+    if isinstance(parsed, bool) or isinstance(expected, bool):
+        return parsed is expected
+    if isinstance(parsed, (int, float, str)):
+        return type(parsed) is _json_type(expected) and bool(expected == parsed)
+    return parsed is None and expected is None
+
+
+def _json_type(value: Any) -> type | None:
+    """The JSON type ``value`` is written as (a subclass of str, int or float as its base), or None."""
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind
+    return None
 
 
 def operator_keys(state: LedgerState | None) -> list[VerifierKey]:
