@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ledger.bundle import MAX_CHECKPOINT
+from ledger.bundle import MAX_CHECKPOINT, MAX_KEPT, MAX_KEPT_BYTES
 from ledger.checkpoint import Checkpoint
 from ledger.errors import AccordError, MalformedError, StorageError
 from ledger.merkle import HASH_SIZE
@@ -40,7 +40,6 @@ MAX_WAIT = 5.0
 RETRIED = (429, 503)
 AHEAD = 4
 """Entry bundles fetched ahead of the one being read."""
-MAX_KEPT_PAGES = 10_000
 MAX_ANSWER = 1 << 20
 """Bytes of an answer with no bound of its own: a receipt (a checkpoint and at most 64 hashes), /status."""
 MAX_KEPT_ANSWER = KEPT_PAGE * 2 * MAX_CHECKPOINT
@@ -153,21 +152,39 @@ class LogClient:
 
     def kept(self, after: int, upto: int) -> list[str]:
         """Every published checkpoint note the server kept of ``after < size <= upto``, oldest first
-        (``GET /checkpoints``, a page at a time; at most MAX_KEPT_PAGES pages)."""
+        (``GET /checkpoints``, a page at a time).
+
+        Each note of a page is read as a checkpoint of the range before the page is held, and
+        what is held stays within what a bundle carries (MAX_KEPT notes in MAX_KEPT_BYTES), so a
+        hostile server cannot make the client hold pages of anything.
+        """
         notes: list[str] = []
-        for _ in range(MAX_KEPT_PAGES):
+        held = 0
+        while True:
             page = self._json("/checkpoints", MAX_KEPT_ANSWER, "page of checkpoints", params={"after": after, "upto": upto})
             found = page.get("checkpoints")
             if not isinstance(found, list) or not all(isinstance(note, str) for note in found):
                 raise StorageError("log", f"{self.url}/checkpoints: not a list of checkpoint notes")
+            sizes = [self._kept_size(note, after, upto) for note in found]
+            if any(later < earlier for earlier, later in zip(sizes, sizes[1:])):
+                raise StorageError("log", f"{self.url}/checkpoints: a page of checkpoints not oldest first")
+            held += sum(len(note) for note in found)
+            if len(notes) + len(found) > MAX_KEPT or held > MAX_KEPT_BYTES:
+                raise StorageError("log", f"{self.url}/checkpoints: more than the {MAX_KEPT} checkpoints in {MAX_KEPT_BYTES} bytes a bundle carries")
             notes[:0] = found
             if not page.get("more") or not found:
                 return notes
-            oldest = Checkpoint.from_text(Note.from_text(found[0]).text).size
-            if oldest <= after or oldest > upto:
-                raise StorageError("log", f"{self.url}/checkpoints: a checkpoint of size {oldest} outside {after} < size <= {upto}")
-            upto = oldest - 1
-        raise StorageError("log", f"{self.url}/checkpoints: more than {MAX_KEPT_PAGES} pages")
+            upto = sizes[0] - 1
+
+    def _kept_size(self, text: str, after: int, upto: int) -> int:
+        """The size of the checkpoint note ``text``, which must be within ``after < size <= upto``."""
+        try:
+            size = Checkpoint.from_text(Note.from_text(text).text).size
+        except AccordError as error:
+            raise StorageError("log", f"{self.url}/checkpoints: a kept checkpoint that is not one: {error}") from None
+        if size <= after or size > upto:
+            raise StorageError("log", f"{self.url}/checkpoints: a checkpoint of size {size} outside {after} < size <= {upto}")
+        return size
 
     def entries(self, start: int, stop: int, size: int | None = None, ahead: int = AHEAD) -> Iterator[bytes]:
         """Entries ``start <= index < stop`` from the entry bundles of the tree of ``size``
