@@ -4,6 +4,7 @@ whatever the input; SPEC 11: the client does not trust the server).
 ``LogClient.kept`` reads ``GET /checkpoints`` a page at a time: every note of a page must be a
 checkpoint of the range before the page is held (a server once could answer each size with one
 real checkpoint and pages of anything), and what is held stays within what a bundle carries.
+"""
 
 from __future__ import annotations
 
