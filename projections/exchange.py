@@ -12,26 +12,30 @@ Only then are the new entries appended, as they are, with those checkpoints.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import pickle
 import tempfile
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from contextlib import nullcontext
-from typing import IO, ContextManager, Protocol
+from multiprocessing.connection import Connection
+from typing import Any, ContextManager, NoReturn, Protocol
 
 from domain.snapshot import to_snapshot
 from domain.state import LedgerState
 from ledger.bundle import MAX_KEPT, Bundle, Manifest, write_bundle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
-from ledger.errors import StorageError, VerificationError
+from ledger.errors import AccordError, StorageError, VerificationError
 from ledger.keys import VerifierKey
 from ledger.note import Note
 from ledger.published import compact
 from ledger.statement import Statement
 from ledger.store import Cursor, Rows
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
+from projections.checking import _start_method as start_method  # fork or spawn, as the checking workers start
 from projections.ledger import CHUNK, Ledger
 from projections.tables import SerializedRow, StalePosition, serialized
 from projections.views import rows_for
@@ -120,11 +124,145 @@ def _views_writer(ledger: Ledger, first: int, changes: Sequence[tuple[int, Seque
     return write
 
 
-def _spooled(entries: Iterator[bytes], spool: IO[bytes]) -> Iterator[bytes]:
-    """``entries``, each also written to ``spool``: what is appended is exactly what was verified."""
+def _kept_aside(entries: Iterator[bytes], verified: deque[bytes]) -> Iterator[bytes]:
+    """``entries``, each also kept in ``verified`` until the fold takes it: what is appended is
+    exactly what was verified. Holds only what the checking reads ahead of the fold."""
     for data in entries:
-        spool.write(data + b"\n")
+        verified.append(data)
         yield data
+
+
+class _Appender(Protocol):
+    """Where the verified chunks go, in ONE transaction committed by ``finish`` (nothing otherwise)."""
+
+    def add(self, datas: list[bytes], rows: list[list[SerializedRow]], snapshot: tuple[int, bytes] | None) -> None: ...
+
+    def finish(self) -> list[bool]:
+        """Commit the chunks and the checkpoints; per chunk, whether its rows were written."""
+        ...
+
+    def close(self) -> None:
+        """Give up what was not finished: nothing is appended."""
+        ...
+
+
+class _Spooled:
+    """Chunks spooled to temporary files, appended in this process by ``finish`` (a store with no URL)."""
+
+    def __init__(self, ledger: Ledger, first: int, checkpoint: str, kept: Sequence[str]) -> None:
+        self._ledger, self._first, self._checkpoint, self._kept = ledger, first, checkpoint, kept
+        self._spool = tempfile.TemporaryFile()
+        self._count = 0
+
+    def add(self, datas: list[bytes], rows: list[list[SerializedRow]], snapshot: tuple[int, bytes] | None) -> None:
+        pickle.dump((datas, rows, snapshot), self._spool)
+        self._count += 1
+
+    def finish(self) -> list[bool]:
+        self._spool.seek(0)
+        ledger = self._ledger
+
+        def chunks() -> Iterator[tuple[list[bytes], Rows]]:
+            first = self._first
+            for _ in range(self._count):
+                datas, rows, snapshot = pickle.load(self._spool)
+                yield datas, _views_writer(ledger, first, list(enumerate(rows, first)), snapshot)
+                first += len(datas)
+
+        return ledger.log.import_verified(self._first, chunks(), Note.from_text(self._checkpoint), [Note.from_text(text) for text in self._kept])
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+class _Abandoned(Exception):
+    """The importing process gave up (or died) before it asked for the commit."""
+
+
+class _Forked:
+    """Chunks appended by a process of their own as the audit goes, in ONE transaction it commits
+    only when ``finish`` asks: the storage work is off the fold's process (on a core of its own).
+
+    The process opens the store anew, and gives up (rolling back) once its pipe from this one
+    ends without the commit: an audit that failed, or an import killed, appends nothing and leaves
+    no process behind.
+    """
+
+    def __init__(self, url: str, first: int, checkpoint: str, kept: Sequence[str]) -> None:
+        context: Any = multiprocessing.get_context(start_method())
+        chunks_reader, self._chunks = context.Pipe(duplex=False)
+        self._answers, answer_writer = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_append_chunks, args=(url, first, checkpoint, list(kept), chunks_reader, answer_writer, self._chunks), daemon=True, name="accord-append"
+        )
+        self._process.start()
+        chunks_reader.close()
+        answer_writer.close()
+
+    def add(self, datas: list[bytes], rows: list[list[SerializedRow]], snapshot: tuple[int, bytes] | None) -> None:
+        try:
+            self._chunks.send((datas, rows, snapshot))
+        except OSError:
+            self._failed()
+
+    def finish(self) -> list[bool]:
+        try:
+            self._chunks.send(None)
+            answer = self._answers.recv()
+        except (OSError, EOFError):
+            self._failed()
+        self._process.join()
+        if isinstance(answer, BaseException):
+            raise answer
+        written: list[bool] = answer
+        return written
+
+    def _failed(self) -> NoReturn:
+        self._process.join(timeout=10)
+        raise StorageError("import", f"the appending process {self._process.pid} ended unexpectedly (exit code {self._process.exitcode}): nothing was appended")
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()  # ours, by its own id
+            self._process.join()
+        self._answers.close()
+
+
+def _append_chunks(url: str, first: int, checkpoint: str, kept: list[str], chunks: Connection, answers: Connection, theirs: Connection) -> None:
+    """The appending process of :class:`_Forked`: each chunk as it comes, then the commit, or nothing."""
+    theirs.close()  # forked, it holds the importer's end too: without closing it, its death would go unseen
+    try:
+        with Ledger.open(url) as ledger:
+
+            def received() -> Iterator[tuple[list[bytes], Rows]]:
+                position = first
+                while True:
+                    try:
+                        message = chunks.recv()
+                    except EOFError:
+                        raise _Abandoned() from None
+                    if message is None:
+                        return
+                    datas, rows, snapshot = message
+                    yield datas, _views_writer(ledger, position, list(enumerate(rows, position)), snapshot)
+                    position += len(datas)
+
+            answers.send(ledger.log.import_verified(first, received(), Note.from_text(checkpoint), [Note.from_text(text) for text in kept]))
+    except _Abandoned:
+        return
+    except AccordError as error:
+        answers.send(error)
+    except Exception as error:  # a store's own failure, reported as one line by the importer
+        answers.send(StorageError("import", f"the append failed: {error}"))
+
+
+def _appender(ledger: Ledger, first: int, checkpoint: str, kept: Sequence[str]) -> _Appender:
+    url = ledger.store.url
+    if url is None or getattr(ledger.store, "backend", None) not in ("sqlite", "postgres"):
+        return _Spooled(ledger, first, checkpoint, kept)
+    return _Forked(url, first, checkpoint, kept)
 
 
 def import_bundle(
@@ -147,7 +285,7 @@ def import_bundle(
     """
     ledger.update_views()
     opened: ContextManager[Source] = Bundle(path) if isinstance(path, (str, Path)) else nullcontext(path)
-    with opened as bundle, tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as rows:
+    with opened as bundle:
         manifest = bundle.manifest
         local = ledger.log.size
         if manifest.first > local:
@@ -158,44 +296,37 @@ def import_bundle(
         size = checkpoint_size(bundle.checkpoint_note)
         if size < local:
             raise VerificationError("import", f"bundle's checkpoint covers {size} entries, fewer than the {local} held here: nothing to import")
+        # The published checkpoints audit checks (those from the local head on) are kept with the entries.
+        kept = [text for text in bundle.kept if checkpoint_size(text) >= local]
+        appender = _appender(ledger, local, bundle.checkpoint_note, kept)
+        try:
+            # Each CHUNK entries go to the append with their rows as soon as they are judged; the last with the rule-state snapshot.
+            verified: deque[bytes] = deque()
+            datas: list[bytes] = []
+            written: list[list[SerializedRow]] = []
 
-        # The rows of each CHUNK entries are spooled in one pickle: the chunks the append reads back.
-        written: list[list[SerializedRow]] = []
+            def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
+                nonlocal datas, written
+                datas.append(verified.popleft())
+                written.append(serialized(rows_for(before, after, entry, statement)))
+                if len(datas) == CHUNK and entry.index + 1 < size:
+                    appender.add(datas, written, None)
+                    datas, written = [], []
+                if on_entry is not None:
+                    on_entry(before, entry, after, statement)
 
-        def judged(before: LedgerState | None, entry: Entry, after: LedgerState, statement: Statement) -> None:
-            written.append(serialized(rows_for(before, after, entry, statement)))
-            if len(written) == CHUNK:
-                pickle.dump(written, rows)
-                written.clear()
-            if on_entry is not None:
-                on_entry(before, entry, after, statement)
-
-        fresh = _spooled(_agreeing(ledger, bundle, local, size), spool)
-        checked = audit(
-            fresh, start.anchor, bundle.checkpoint_note, witnesses=witnesses, quorum=quorum, since=start, on_entry=judged, workers=workers,
-            verifier=verifier, kept=bundle.kept,
-        )
-        # The published checkpoints audit checked (those from the local head on) are kept with the entries.
-        kept = [Note.from_text(text) for text in bundle.kept if checkpoint_size(text) >= local]
-        if written:
-            pickle.dump(written, rows)
-        spool.seek(0)
-        rows.seek(0)
-        verified = (line[:-1] for line in spool)
-        final = checked.replay.state
-        count = checked.replay.size - local
-
-        def chunks() -> Iterator[tuple[list[bytes], Rows]]:
-            appended = 0
-            while chunk := list(itertools.islice(verified, CHUNK)):
-                first = local + appended
-                changes = list(enumerate(pickle.load(rows), first))
-                appended += len(chunk)
-                snapshot = (final.size, to_snapshot(final)) if appended == count and final is not None else None
-                yield chunk, _views_writer(ledger, first, changes, snapshot)
-
-        # Every chunk with its rows, and the checkpoint, in one transaction: a crash leaves the local copy as it was or as imported.
-        kept_up = ledger.log.import_verified(local, chunks(), Note.from_text(checked.replay.checkpoint or ""), kept)
+            checked = audit(
+                _kept_aside(_agreeing(ledger, bundle, local, size), verified), start.anchor, bundle.checkpoint_note, witnesses=witnesses,
+                quorum=quorum, since=start, on_entry=judged, workers=workers, verifier=verifier, kept=bundle.kept,
+            )
+            final = checked.replay.state
+            count = checked.replay.size - local
+            if datas:
+                appender.add(datas, written, (final.size, to_snapshot(final)) if final is not None else None)
+            # Every chunk with its rows, and the checkpoint, in one transaction: a crash leaves the local copy as it was or as imported.
+            kept_up = appender.finish()
+        finally:
+            appender.close()
     if not all(kept_up):
         ledger.update_views()
     return Imported(checked, count)
