@@ -15,8 +15,12 @@ from ledger.errors import MalformedError
 _FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z", re.ASCII)
 
 
-@lru_cache(maxsize=8192)
+_DAY = 86_400
+
+
 def _seconds(text: str) -> int | None:
+    # Not cached: a log seldom repeats a time (every entry has two of its own), and a cache's
+    # bookkeeping on every miss cost more than reading the text again.
     if not _FORM.match(text):
         return None
     try:
@@ -40,4 +44,13 @@ def parse_time(text: str, field: str) -> int:
 
 def format_time(seconds: int) -> str:
     """The canonical text of a time given in seconds since the Unix epoch."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day, time_of_day = divmod(seconds, _DAY)
+    hour, rest = divmod(time_of_day, 3600)
+    return f"{_day_text(day)}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of the day ``day`` days from the epoch (UTC), as strftime writes it: the date of
+    a time is made once a day, the time of day from its digits."""
+    return datetime.fromtimestamp(day * _DAY, tz=timezone.utc).strftime("%Y-%m-%d")
