@@ -149,7 +149,10 @@ class Note:
         lines = block[:-1].split("\n")
         if len(lines) > MAX_SIGNATURES:
             raise MalformedError("note", f"too many signatures: got {len(lines)}, want at most {MAX_SIGNATURES}")
-        signatures = tuple(_parse_signature_line(line, number) for number, line in enumerate(lines, 1))
+        if len(lines) == 1:  # what nearly every statement carries: one line, read without a generator
+            signatures: tuple[NoteSignature, ...] = (_parse_signature_line(lines[0], 1),)
+        else:
+            signatures = tuple(_parse_signature_line(line, number) for number, line in enumerate(lines, 1))
         # __post_init__'s checks hold: the characters of all of ``data``, a text ending in the
         # newline before the blank line, one to MAX_SIGNATURES lines.
         return _checked_already(cls, text=text, signatures=signatures)

@@ -80,7 +80,7 @@ class Statement:
     @classmethod
     def from_text(cls, text: str) -> Statement:
         """Parse a statement text; it must be canonical JSON on one line."""
-        if not text.endswith("\n") or "\n" in text[:-1]:
+        if not text.endswith("\n") or text.find("\n") != len(text) - 1:  # one newline, the last character (no copy made)
             raise MalformedError("statement", "text must be one line of JSON ending in a newline")
         document = parse_canonical(text[:-1].encode("utf-8"), "statement")
         if not isinstance(document, dict) or document.keys() != _FIELDS:
