@@ -19,8 +19,6 @@ _DAY = 86_400
 
 
 def _seconds(text: str) -> int | None:
-    # Not cached: a log seldom repeats a time (every entry has two of its own), and a cache's
-    # bookkeeping on every miss cost more than reading the text again.
     if not _FORM.match(text):
         return None
     try:
@@ -29,12 +27,25 @@ def _seconds(text: str) -> int | None:
         return None
 
 
+_LAST_READ: list[tuple[str, int | None]] = [("", None)]
+"""The time read last and its seconds, one tuple (read and replaced whole, so threads never see
+half of one): an entry's logged_at is often its statement's signed_at, read just before. Not a
+larger cache: a log seldom repeats a time otherwise, and a cache's bookkeeping on every miss
+cost more than reading the text again."""
+
+
 def parse_time(text: str, field: str) -> int:
     """Seconds since the Unix epoch for an RFC 3339 UTC time at whole seconds.
 
     ``field`` names the field in the error (``logged_at``, ``signed_at``).
     """
-    seconds = _seconds(text) if isinstance(text, str) else None
+    if isinstance(text, str):
+        last, seconds = _LAST_READ[0]
+        if text != last:
+            seconds = _seconds(text)
+            _LAST_READ[0] = (text, seconds)
+    else:
+        seconds = None
     if seconds is None:
         if isinstance(text, str) and _FORM.match(text):
             raise MalformedError(field, f"no such time {text!r}")
