@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import click
 
@@ -48,6 +53,7 @@ def serve(session: Session, operator_key: str, operator_passphrase_env: str, lis
     settings = Settings(window=batch_window / 1000, max_batch=batch_size, max_pending=max_pending)
     if policy_file is None:
         app = build_app(session.store_url, operator, settings=settings, extra_routes=page_routes(session.store_url))
+        stopping = None
     else:
         from ledger.policy import Policy
         from server.witnessing import Witnessing
@@ -57,14 +63,57 @@ def serve(session: Session, operator_key: str, operator_passphrase_env: str, lis
             raise click.UsageError(f"the policy lists no log with the operator's key {operator.verifier_key().label}")
         witnessing = Witnessing(policy, session.store_url)
         witnessing.start()
+        stopping = _once(witnessing.stop)
         app = build_app(session.store_url, operator, settings=settings, extra_routes=page_routes(session.store_url),
-                        publish=witnessing.publish, health=witnessing.health, on_stop=witnessing.stop)
+                        publish=witnessing.publish, health=witnessing.health, on_stop=stopping)
     host, port = listen
     click.echo(f"serving {operator.name} on http://{host}:{port}", err=True)
     # httptools parses requests in C and uvloop runs the loop in C: under load each takes a good
     # share of the per-request cost off the one core the handlers run on (bench serve.submit.*).
     loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30, http="httptools", loop=loop)
+    run_server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_keep_alive=30, http="httptools", loop=loop), stopping)
+
+
+def run_server(config: Any, stopping: Callable[[], None] | None) -> None:
+    """Run uvicorn's server of ``config`` as ``uvicorn.run`` does, and ``stopping`` (in a thread of
+    its own) as soon as it is told to exit.
+
+    A receipt waits for the witnesses' quorum until the witnessing stops, and uvicorn shuts the app
+    down (which stops the witnessing) only once every request in flight has been answered: with the
+    witnesses down, SIGTERM never stopped the server. Stopped first, the witnessing refuses the
+    waiting submissions (503), they are answered, and uvicorn goes on to shut down.
+    """
+    import uvicorn
+
+    class Stopping(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            nonlocal stopping
+            then, stopping = stopping, None
+            if then is not None:
+                threading.Thread(target=then, name="accord-stopping", daemon=True).start()
+
+    server = Stopping(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn.run's STARTUP_FAILURE, once uvicorn has said why
+
+
+def _once(stop: Callable[[], None]) -> Callable[[], None]:
+    """``stop``, which runs the first time it is called; later calls wait for that one to end."""
+    lock = threading.Lock()
+    done: list[bool] = []
+
+    def once() -> None:
+        with lock:
+            if not done:
+                done.append(True)
+                stop()
+
+    return once
 
 
 @click.command()
