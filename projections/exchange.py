@@ -218,7 +218,14 @@ class _Forked:
         return written
 
     def _failed(self) -> NoReturn:
+        """The pipe to the appending process broke: raise the refusal it sent before it ended, if any."""
         self._process.join(timeout=10)
+        try:
+            answer = self._answers.recv() if self._answers.poll() else None
+        except (OSError, EOFError):
+            answer = None
+        if isinstance(answer, AccordError):
+            raise answer
         raise StorageError("import", f"the appending process {self._process.pid} ended unexpectedly (exit code {self._process.exitcode}): nothing was appended")
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Review: when the appending process of an import (7cd40c8, projections.exchange._Forked) refuses,
+"""When the appending process of an import (7cd40c8, projections.exchange._Forked) refuses,
 the import says why in its one line (SPEC 10: a refusal names the rule or field), not that the
 process "ended unexpectedly".
 
@@ -21,7 +21,7 @@ from projections.ledger import Ledger
 from tests.audit.test_import_append import exported
 
 
-def test_review_the_appending_process_refusal_is_the_imports_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_appending_process_refusal_is_the_imports_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object, **__: object) -> list[bool]:
         raise StorageError("store", "database is locked")
 
