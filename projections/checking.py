@@ -237,7 +237,7 @@ def announced_keys(data: bytes) -> list[VerifierKey]:
             continue
     return found
 
-def _start_method() -> str:
+def start_method() -> str:
     """fork where the platform has it and this process runs one thread (the command line): a worker
     then starts without importing anything again (a spawned one imports the whole command, about
     half a second of CPU each); spawn otherwise (a server's threads may hold locks a fork would copy)."""
@@ -275,7 +275,7 @@ class _Workers:
     """
 
     def __init__(self, count: int, registry: Registry, verifier: str) -> None:
-        context: Any = multiprocessing.get_context(_start_method())
+        context: Any = multiprocessing.get_context(start_method())
         self._processes: list[Any] = []
         self._results: list[multiprocessing.connection.Connection] = []
         self._outboxes: list[queue.SimpleQueue[Any]] = []

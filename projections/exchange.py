@@ -35,7 +35,7 @@ from ledger.published import compact
 from ledger.statement import Statement
 from ledger.store import Cursor, Rows
 from projections.audit import Audit, Judged, Replay, audit, checkpoint_size
-from projections.checking import _start_method as start_method  # fork or spawn, as the checking workers start
+from projections.checking import start_method  # fork or spawn, as the checking workers start
 from projections.ledger import CHUNK, Ledger
 from projections.tables import SerializedRow, StalePosition, serialized
 from projections.views import rows_for
