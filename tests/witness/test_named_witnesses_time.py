@@ -8,10 +8,8 @@ is held to those witnesses' times by the one check (projections.witnessed.time_c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from ledger.timefmt import format_time
 from projections.ledger import Ledger
@@ -20,13 +18,6 @@ from tests.domain.scenario import T0
 from tests.witness.test_witnessed_time import HOUR, MINUTE, WITNESSES, Witnessed
 
 NAMED = ["--witness", WITNESSES["w1"].cosigner_key().to_text(), "--witness", WITNESSES["w2"].cosigner_key().to_text()]
-
-
-@pytest.fixture
-def witnessed(tmp_path: Path) -> Iterator[Witnessed]:
-    made = Witnessed(tmp_path)
-    yield made
-    made.ledger.close()
 
 
 def run(*args: object) -> tuple[int, str, str]:

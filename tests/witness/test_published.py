@@ -4,7 +4,6 @@ times from them all, from a store as from a bundle."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from projections.witnessed import sightings
 from tests.cli.conftest import invoke, no_traceback
 from tests.domain.scenario import T0
 from tests.witness.test_witnessed_time import HOUR, MINUTE, POLICY, WITNESSES, Witnessed
-
-
-@pytest.fixture
-def witnessed(tmp_path: Path) -> Iterator[Witnessed]:
-    made = Witnessed(tmp_path)
-    yield made
-    made.ledger.close()
 
 
 def run(*args: object) -> tuple[int, str, str]:

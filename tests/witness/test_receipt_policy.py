@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from domain.charter import OPERATOR
 from ledger.timefmt import format_time
@@ -14,13 +12,6 @@ from tests.cli.conftest import invoke, no_traceback
 from tests.domain.scenario import T0
 from tests.witness.keys import signer
 from tests.witness.test_witnessed_time import POLICY, WITNESSES, Witnessed
-
-
-@pytest.fixture
-def witnessed(tmp_path: Path) -> Iterator[Witnessed]:
-    made = Witnessed(tmp_path)
-    yield made
-    made.ledger.close()
 
 
 def receipt_of_entry_1(witnessed: Witnessed, by: tuple[str, ...]) -> list[str]:

@@ -8,7 +8,6 @@ witnesses' times can show it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,13 +55,6 @@ class Witnessed:
         result = invoke(["verify", "--store", self.store, "--anchor", self.anchor, "--policy", self.directory / "policy.txt", *extra])
         no_traceback(result)
         return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def witnessed(tmp_path: Path) -> Iterator[Witnessed]:
-    made = Witnessed(tmp_path)
-    yield made
-    made.ledger.close()
 
 
 def test_honest_log_with_a_slow_witness_verifies_within_witness_lag(witnessed: Witnessed) -> None:
