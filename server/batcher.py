@@ -4,7 +4,9 @@ The HTTP handler hands each submitted note to :meth:`Batcher.check_and_submit`
 and awaits the future it returns: one of the batcher's checking threads
 parses it and checks its signatures (:func:`prepare`: libsodium releases
 the GIL, so the checks run beside the event loop and the batch), then
-queues it (:meth:`Batcher.submit`). The appending
+queues it in the order the submissions arrived (each takes a number when
+handed over; a checked one waits for those before it, a refused one only
+takes its turn). The appending
 thread takes the submissions that arrive within ``window`` seconds of the
 first, up to ``max_batch``, and appends them through ``Ledger.append_each``
 in one transaction: the rules judge them in arrival order against the head,
@@ -19,6 +21,7 @@ checkpoint covers them all.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -53,6 +56,9 @@ CHECKERS = 2
 AHEAD = 1
 """Batches the appending thread may append while the publishing thread still covers an earlier one."""
 
+Check = Callable[[str, LedgerState | None], Prepared]
+"""Parse a note and check its signatures against a recent rule state (:func:`prepare`)."""
+
 Publish = Callable[[Note], Note]
 """Given the operator-signed checkpoint of a batch, make it the log's published one and return
 the note that now covers the batch (it, cosigned, or a newer one another writer published)."""
@@ -77,6 +83,8 @@ class Submission:
     arrived: float
     prepared: Prepared | None = None
     """The note parsed and its signatures checked already (:func:`prepare`), or None."""
+    number: int = 0
+    """Its place in the order of arrival (:meth:`Batcher.check_and_submit`)."""
 
 
 @dataclass
@@ -141,6 +149,7 @@ class Batcher:
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
         checkers: int = CHECKERS,
+        check: Check | None = None,
     ) -> None:
         self.ledger = ledger
         self.operator = operator
@@ -153,6 +162,15 @@ class Batcher:
         """Batches appended and not yet answered, at most: while a checkpoint waits (for its
         witnesses, say), submissions wait in the queue, which answers 429 once full."""
         self._unchecked: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self.check = check or prepare
+        self._numbers = itertools.count()
+        """Numbers in order of arrival (next() on a count is atomic: no lock on the event loop's path)."""
+        self._turns: dict[int, Submission | None] = {}
+        """Checked submissions waiting for those that arrived before them (None: refused, only its turn)."""
+        self._turn = 0
+        """The number of the next submission to queue."""
+        self._turns_lock = threading.Lock()
+        self.max_pending = max_pending
         self._checkers = [threading.Thread(target=self._check_run, name=f"accord-check-{n}", daemon=True) for n in range(checkers)]
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-batcher", daemon=True)
@@ -213,7 +231,7 @@ class Batcher:
         One future for the caller to wait for, and one hand-over to the checking threads (a
         SimpleQueue: a thread pool's bookkeeping cost the event loop more than the hand-over).
         """
-        submission: Submission = Submission(note, Future(), time.monotonic())
+        submission: Submission = Submission(note, Future(), time.monotonic(), number=next(self._numbers))
         self._unchecked.put(submission)
         return submission.answer
 
@@ -222,18 +240,36 @@ class Batcher:
             self._check(submission)
 
     def _check(self, submission: Submission) -> None:
+        checked: Submission | None = None
         try:
-            submission.prepared = prepare(submission.note, self.state)
+            submission.prepared = self.check(submission.note, self.state)
+            checked = submission
         except AccordError as error:
             submission.answer.set_exception(error)
-            return
         except Exception as error:  # a bug must not leave the caller waiting forever
             _fail([submission], error)
-            return
-        try:
-            self._queue.put_nowait(submission)
-        except queue.Full:
-            submission.answer.set_exception(Pushback(self._queue.qsize()))
+        self._take_turn(submission, checked)
+
+    def _take_turn(self, submission: Submission, checked: Submission | None) -> None:
+        """Queue ``checked`` (``submission`` or None) once every submission that arrived before it is queued.
+
+        The checking threads finish in any order; the batch must judge in the order of arrival
+        (a vote right after its proposal). A refused one takes its turn and nothing else.
+        """
+        with self._turns_lock:
+            if checked is not None and len(self._turns) >= self.max_pending:
+                checked.answer.set_exception(Pushback(len(self._turns)))  # one slow check holds back at most this many
+                checked = None
+            self._turns[submission.number] = checked
+            while self._turn in self._turns:
+                ready = self._turns.pop(self._turn)
+                self._turn += 1
+                if ready is None:
+                    continue
+                try:
+                    self._queue.put_nowait(ready)
+                except queue.Full:
+                    ready.answer.set_exception(Pushback(self._queue.qsize()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
