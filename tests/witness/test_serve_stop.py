@@ -68,6 +68,7 @@ def test_the_first_signal_stops_the_server_and_answers_the_waiting_add_503(tmp_p
         assert answer.text.startswith("accord: log: appended but no checkpoint was published: log: stopped before the witnesses cosigned: quorum both not met"), answer.text
         # uvicorn raises the signal again once stopped: the process ends by it, or exits 0 (SIGINT's KeyboardInterrupt).
         assert server.popen.returncode in (0, -sig), server.log.read_text()
+        assert "Traceback" not in server.log.read_text(), server.log.read_text()
     finally:
         server.stop()
     # Nothing half-written: the entry is stored whole, the published checkpoint is still the
