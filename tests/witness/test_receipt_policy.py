@@ -108,6 +108,12 @@ def test_the_policys_log_is_the_key_when_no_log_key_is_given(witnessed: Witnesse
     (witnessed.directory / "policy.txt").write_text(POLICY)
     code, _, err = run([*without_key, "--policy", str(witnessed.directory / "policy.txt")])
     assert code == 2 and "give the operator's key with --log-key (or a --policy that lists the log)" in err
+    # A policy whose only log is of another origin: no key of the receipt's origin to check it by.
+    origin = witnessed.council.keys[OPERATOR].name
+    elsewhere = signer("accord.test/elsewhere").verifier_key().to_text()
+    (witnessed.directory / "policy.txt").write_text(f"log {elsewhere}\n" + POLICY)
+    code, out, err = run([*without_key, "--policy", str(witnessed.directory / "policy.txt")])
+    assert (code, out, err) == (1, "", f"accord: receipt: the policy lists no log of origin {origin!r}\n")
 
 
 def test_a_cosignature_claiming_a_policy_witness_that_does_not_verify_is_refused(witnessed: Witnessed) -> None:
