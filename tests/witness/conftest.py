@@ -1,4 +1,4 @@
-"""Fixtures shared by the witnessed-time tests."""
+"""Fixtures shared by the witness tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.witness.test_serve_policy import Deployment
 from tests.witness.test_witnessed_time import Witnessed
 
 
@@ -16,3 +17,11 @@ def witnessed(tmp_path: Path) -> Iterator[Witnessed]:
     made = Witnessed(tmp_path)
     yield made
     made.ledger.close()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    """A log server with a 2-of-3 policy and its three witness processes, stopped after the test."""
+    made = Deployment(tmp_path)
+    yield made
+    made.stop()

@@ -11,11 +11,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from ledger.checkpoint import Checkpoint
 from ledger.note import Note
@@ -24,13 +21,6 @@ from tests.witness.test_serve_policy import Deployment
 
 WAIT = 30.0
 """A bound on each wait below (it only keeps the test from hanging)."""
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    made = Deployment(tmp_path)
-    yield made
-    made.stop()
 
 
 def published(client: httpx.Client) -> Note:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from domain.charter import OPERATOR
 from ledger.note import Note
@@ -74,13 +73,6 @@ class Deployment:
         self.server.stop()
         for process in self.witnesses.values():
             process.stop()
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    made = Deployment(tmp_path)
-    yield made
-    made.stop()
 
 
 def cosigners(receipt: str, policy: Policy) -> set[str]:
