@@ -74,6 +74,11 @@ class Ledger:
     # The rule state.
 
     @property
+    def last_state(self) -> LedgerState | None:
+        """The rule state after the last append or fold, as held (the store is not read)."""
+        return self._state
+
+    @property
     def _size(self) -> int:
         return 0 if self._state is None else self._state.size
 

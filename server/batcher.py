@@ -183,7 +183,7 @@ class Batcher:
         ledger.snapshot_every = None
         self.snapshot_every = SNAPSHOT_EVERY
         """Entries after which a snapshot is due (when idle; under load, see :meth:`snapshot`)."""
-        self._snapshot_at = ledger._size
+        self._snapshot_at = self._folded()
         self._snapshot_done = time.monotonic()
         self._snapshot_took = 0.0
 
@@ -210,7 +210,12 @@ class Batcher:
     @property
     def state(self) -> LedgerState | None:
         """The rule state after the last batch this process appended (for :func:`prepare`; any recent one will do)."""
-        return self.ledger._state
+        return self.ledger.last_state
+
+    def _folded(self) -> int:
+        """Entries the held rule state has judged."""
+        state = self.ledger.last_state
+        return 0 if state is None else state.size
 
     def submit(self, note: str, prepared: Prepared | None = None) -> Future[TlogProof]:
         """Queue ``note``; its future resolves to the receipt or to the AccordError that refused it.
@@ -309,7 +314,7 @@ class Batcher:
         it to take at most ``SNAPSHOT_SHARE`` of this thread's time. A failed
         write is left for the next one: a snapshot is only a cache.
         """
-        size = self.ledger._size
+        size = self._folded()
         now = time.monotonic()
         if size - self._snapshot_at < (self.snapshot_every if least is None else least) or (not idle and now - self._snapshot_done < self._snapshot_took / SNAPSHOT_SHARE):
             return
