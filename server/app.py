@@ -81,8 +81,8 @@ def http_status(error: AccordError) -> int:
 
 def refusal(error: AccordError) -> Response:
     """The refusal as the CLI prints it, one line, with the status that names its kind."""
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Pushback) else {}
-    return PlainTextResponse(f"accord: {error}\n", status_code=http_status(error), headers=headers)
+    status, text, _, headers = _refusal(error)
+    return PlainTextResponse(text, status_code=status, headers={name.decode(): value.decode() for name, value in headers})
 
 
 def cover_uncovered(ledger: Ledger, operator: Signer, publish: Publish) -> threading.Thread | None:
@@ -202,8 +202,8 @@ def build_app(
         # A bare ASGI handler (see _LogApp): the submissions are the load, and Starlette's
         # middleware, routing, Request and Response took about a third of the event loop's time.
         try:
-            body = await _bounded_body(receive, MAX_ENTRY_BYTES)
-        except _Disconnected:
+            body = await bodies.bounded_body(receive, MAX_ENTRY_BYTES)
+        except bodies.Disconnected:
             return await _answer(send, *_refusal(MalformedError("note", "the client closed the connection before the end of the body")))
         except TimeoutError:
             return await _answer(send, 408, f"accord: note: the body did not arrive within {bodies.BODY_WITHIN:g} s\n")
@@ -323,28 +323,6 @@ class _Bare:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handler(scope, receive, send)
-
-
-class _Disconnected(Exception):
-    """The client closed the connection before the end of its body."""
-
-
-async def _bounded_body(receive: Receive, limit: int) -> bytes | None:
-    """:func:`server.bodies.bounded_body` on the ASGI receive channel itself."""
-    chunks, size = [], 0
-    async with asyncio.timeout(bodies.BODY_WITHIN):
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _Disconnected()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _refusal(error: AccordError) -> tuple[int, str, bytes, list[tuple[bytes, bytes]]]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -36,8 +36,8 @@ def witness_app(
 
     async def add_checkpoint(request: Request) -> Response:
         try:
-            body = await bodies.bounded_body(request, MAX_REQUEST_BYTES)
-        except ClientDisconnect:
+            body = await bodies.bounded_body(request.receive, MAX_REQUEST_BYTES)
+        except bodies.Disconnected:
             return Response("witness: the client closed the connection before the end of the body\n", 400, media_type="text/plain")
         except TimeoutError:
             return Response(f"witness: the request did not arrive within {bodies.BODY_WITHIN:g} s\n", 408, media_type="text/plain")
