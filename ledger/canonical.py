@@ -8,7 +8,6 @@ byte string and a signature over the bytes is a signature over the value.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 

@@ -35,7 +35,6 @@ from ledger.entry import Entry
 from ledger.errors import AccordError, StorageError
 from ledger.keys import Signer
 from ledger.merkle import CompactRange
-from domain.context import Verify
 from domain.rules import read_statement
 from domain.state import LedgerState
 from ledger.keys import VerifierKey
