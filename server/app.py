@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.entry import MAX_ENTRY_BYTES, Entry
 from ledger.errors import AccordError, MalformedError, RuleViolation, SignatureError, StorageError
 from ledger.keys import Signer
@@ -85,31 +84,6 @@ def refusal(error: AccordError) -> Response:
     return PlainTextResponse(text, status_code=status, headers={name.decode(): value.decode() for name, value in headers})
 
 
-def cover_uncovered(ledger: Ledger, operator: Signer, publish: Publish) -> threading.Thread | None:
-    """Cover the entries a killed server appended without a published checkpoint, through ``publish``.
-
-    Under a policy that step publishes only once the quorum has cosigned (SPEC 12), which may
-    take as long as the witnesses are down: it runs in a thread of its own while the server
-    serves (``/healthz`` says 503 meanwhile), and ends without publishing when the server stops.
-    None when the published checkpoint covers the head.
-    """
-    head = ledger.log.head()
-    latest = ledger.log.latest_checkpoint()
-    if head.size == 0 or (latest is not None and Checkpoint.from_text(latest.text).size >= head.size):
-        return None
-    note = sign_checkpoint(Checkpoint(operator.name, head.size, head.root), operator)
-
-    def cover() -> None:
-        try:
-            publish(note)
-        except AccordError:
-            pass  # stopped before the quorum cosigned: the next start (or batch) covers them
-
-    thread = threading.Thread(target=cover, name="accord-cover", daemon=True)
-    thread.start()
-    return thread
-
-
 def build_app(
     store_url: str,
     operator: Signer,
@@ -137,13 +111,11 @@ def build_app(
         reader = Store(store_url)
         try:
             ledger.check_operator(operator)
-            # Entries a killed server appended without a published checkpoint are covered now.
-            if publish is None:
+            # Entries a killed server appended without a checkpoint are covered now.
+            if ledger.log.size:
                 ledger.publish_checkpoint(operator)
             batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
             batcher.start()
-            if publish is not None:
-                cover_uncovered(ledger, operator, publish)
             service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, waker=_Waker(asyncio.get_running_loop()))
             # What is loaded now (modules, the rule state) lives as long as the server: frozen, the
             # collector no longer walks it, and in-flight requests age less often into the oldest
