@@ -65,7 +65,7 @@ def serve(session: Session, operator_key: str, operator_passphrase_env: str, lis
         witnessing.start()
         stopping = _once(witnessing.stop)
         app = build_app(session.store_url, operator, settings=settings, extra_routes=page_routes(session.store_url),
-                        publish=witnessing.publish, health=witnessing.health, on_stop=stopping)
+                        publish=witnessing.publish, cover=witnessing.publish_unless, health=witnessing.health, on_stop=stopping)
     host, port = listen
     click.echo(f"serving {operator.name} on http://{host}:{port}", err=True)
     # httptools parses requests in C and uvloop runs the loop in C: under load each takes a good

@@ -35,7 +35,7 @@ from ledger.tlog_proof import TlogProof
 from ledger.timefmt import parse_time
 from projections.ledger import Ledger
 from server import bodies
-from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Publish, Pushback
+from server.batcher import MAX_BATCH, MAX_PENDING, WINDOW, Batcher, Cover, Publish, Pushback
 from server.openapi import document as openapi_document
 from server.tiles import TileSource
 
@@ -90,6 +90,7 @@ def build_app(
     *,
     settings: Settings = Settings(),
     publish: Publish | None = None,
+    cover: Cover | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     health: Callable[[], str | None] | None = None,
     on_stop: Callable[[], None] | None = None,
@@ -97,7 +98,9 @@ def build_app(
     """The server's ASGI app over the ledger in ``store_url``, signing checkpoints with ``operator``.
 
     ``publish`` replaces the step that makes a batch's signed checkpoint the
-    published one (a witnessing policy wraps it); ``extra_routes`` are
+    published one (a witnessing policy wraps it), and ``cover`` the step that
+    publishes the checkpoint of entries a stopped server left uncovered
+    (without it, the operator signs one at start); ``extra_routes`` are
     mounted beside the log's own; ``health`` says why the log is unhealthy
     beyond its checkpoint's age (witnesses), and ``on_stop`` runs before the
     batcher stops. The ledger is opened, and the operator key checked
@@ -111,10 +114,11 @@ def build_app(
         reader = Store(store_url)
         try:
             ledger.check_operator(operator)
-            # Entries a killed server appended without a checkpoint are covered now.
-            if ledger.log.size:
+            # Entries a killed server appended without a checkpoint are covered now, or, under a
+            # policy, by the batcher once the quorum cosigns (SPEC 12).
+            if ledger.log.size and cover is None:
                 ledger.publish_checkpoint(operator)
-            batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending)
+            batcher = Batcher(ledger, operator, publish, window=settings.window, max_batch=settings.max_batch, max_pending=settings.max_pending, cover=cover)
             batcher.start()
             service.update(ledger=ledger, tiles=TileSource(reader), batcher=batcher, reader=reader, waker=_Waker(asyncio.get_running_loop()))
             # What is loaded now (modules, the rule state) lives as long as the server: frozen, the

@@ -62,6 +62,11 @@ Publish = Callable[[Note], Note]
 """Given the operator-signed checkpoint of a batch, make it the log's published one and return
 the note that now covers the batch (it, cosigned, or a newer one another writer published)."""
 
+Cover = Callable[[Note, Callable[[], bool]], Note | None]
+"""The publishing step for a checkpoint of entries a stopped server appended without one: like
+Publish, but it gives up (None) once the second argument says a batch's checkpoint, which covers
+them too, is waiting to be published."""
+
 
 class Pushback(AccordError):
     """The queue of submissions is full: try again after ``retry_after`` seconds."""
@@ -149,10 +154,13 @@ class Batcher:
         max_pending: int = MAX_PENDING,
         checkers: int = CHECKERS,
         check: Check | None = None,
+        cover: Cover | None = None,
     ) -> None:
         self.ledger = ledger
         self.operator = operator
         self.publish = publish or publish_checkpoint(ledger)
+        self.cover = cover
+        """Publishes, before any batch, a checkpoint of what a stopped server left uncovered (see :meth:`_cover`)."""
         self.window = window
         self.max_batch = max_batch
         self._queue: queue.Queue[Submission] = queue.Queue(maxsize=max_pending)
@@ -324,7 +332,27 @@ class Batcher:
         done = time.monotonic()
         self._snapshot_at, self._snapshot_done, self._snapshot_took = size, done, done - now
 
+    def _cover(self) -> None:
+        """Cover the entries a stopped server appended without a published checkpoint, through ``cover``.
+
+        Under a policy that waits for the quorum (SPEC 12: never an operator-only checkpoint), as
+        long as the witnesses are down; it gives way to the first batch appended meanwhile, whose
+        checkpoint covers those entries too, so it never holds the batches back.
+        """
+        assert self.cover is not None
+        head = self.ledger.log.head()
+        latest = self.ledger.log.latest_checkpoint()
+        if head.size == 0 or (latest is not None and Checkpoint.from_text(latest.text).size >= head.size):
+            return
+        note = sign_checkpoint(Checkpoint(self.operator.name, head.size, head.root), self.operator)
+        try:
+            self.cover(note, lambda: not self._appended.empty())
+        except AccordError:
+            pass  # stopped before the quorum cosigned: the next batch, or the next start, covers them
+
     def _publish_run(self) -> None:
+        if self.cover is not None:
+            self._cover()
         ending = False
         while not ending:
             item = self._appended.get()

@@ -314,6 +314,12 @@ class Witnessing:
 
     def publish(self, note: Note) -> Note:
         """The batcher's publishing step: wait (sending again) until the quorum cosigned, then store it."""
+        published = self.publish_unless(note, lambda: False)
+        assert published is not None
+        return published
+
+    def publish_unless(self, note: Note, superseded: Callable[[], bool]) -> Note | None:
+        """:meth:`publish`, but None once ``superseded()`` says between rounds that a newer checkpoint waits."""
         with self.lock:
             while not self._stop.is_set():
                 cosigned = self.gather(note)
@@ -321,6 +327,8 @@ class Witnessing:
                     stored = self._store(cosigned)
                     if stored is not None:
                         return stored
+                if superseded():
+                    return None
                 self._stop.wait(RETRY_PAUSE)
             raise QuorumUnavailable("log", f"stopped before the witnesses cosigned: {self.problem}")
 
