@@ -35,4 +35,4 @@ def decode_base64(text: str, component: str, what: str) -> bytes:
 
 
 def encode_base64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")

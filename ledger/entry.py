@@ -40,10 +40,16 @@ class Entry:
         return parse_time(self.logged_at, "logged_at")
 
     def to_bytes(self) -> bytes:
-        """The canonical bytes; raises MalformedError beyond 65,535 bytes."""
-        data = canonical_entry(self.index, self.logged_at, self.statement)
-        if len(data) > MAX_ENTRY_BYTES:
-            raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
+        """The canonical bytes; raises MalformedError beyond 65,535 bytes.
+
+        Made once an entry (a writer stores them, hashes them and proves them).
+        """
+        data: bytes | None = self.__dict__.get("_bytes")
+        if data is None:
+            data = canonical_entry(self.index, self.logged_at, self.statement)
+            if len(data) > MAX_ENTRY_BYTES:
+                raise MalformedError("entry", f"too large: got {len(data)} bytes, want at most {MAX_ENTRY_BYTES}")
+            self.__dict__["_bytes"] = data  # a frozen dataclass: its fields are unchanged
         return data
 
     @classmethod

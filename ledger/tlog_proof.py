@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ledger.checkpoint import (
     HASH_SIZE,
@@ -27,6 +28,13 @@ from ledger.merkle import verify_inclusion
 from ledger.note import Note
 
 HEADER = "c2sp.org/tlog-proof@v1"
+
+
+@lru_cache(maxsize=8)
+def _check_note(text: str) -> None:
+    """Raise what ``Note.from_text`` raises for ``text``; a batch's receipts share one checkpoint
+    note, read once (a refusal raises every time: an exception is not cached)."""
+    Note.from_text(text)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class TlogProof:
         for number, node in enumerate(self.hashes, 1):
             if len(node) != HASH_SIZE:
                 raise MalformedError("tlog-proof", f"proof hash {number} got {len(node)} bytes, want {HASH_SIZE}")
-        Note.from_text(self.checkpoint_note)
+        _check_note(self.checkpoint_note)
 
     @classmethod
     def from_text(cls, data: str | bytes) -> TlogProof:

@@ -163,7 +163,8 @@ class Batcher:
         """Publishes, before any batch, a checkpoint of what a stopped server left uncovered (see :meth:`_cover`)."""
         self.window = window
         self.max_batch = max_batch
-        self._queue: queue.Queue[Submission] = queue.Queue(maxsize=max_pending)
+        # SimpleQueue: put and get(timeout) in C, where queue.Queue took a Python Condition per item.
+        self._queue: queue.SimpleQueue[Submission] = queue.SimpleQueue()
         self._appended: queue.Queue[Appended | None] = queue.Queue()
         self._ahead = threading.Semaphore(AHEAD + 1)
         """Batches appended and not yet answered, at most: while a checkpoint waits (for its
@@ -230,11 +231,15 @@ class Batcher:
         Raises Pushback at once when the queue is full.
         """
         submission = Submission(note, Future(), time.monotonic(), prepared)
-        try:
-            self._queue.put_nowait(submission)
-        except queue.Full:
-            raise Pushback(self._queue.qsize()) from None
+        self._enqueue(submission)
         return submission.answer
+
+    def _enqueue(self, submission: Submission) -> None:
+        """Queue a checked submission for the appending thread; Pushback once ``max_pending`` wait."""
+        waiting = self._queue.qsize()
+        if waiting >= self.max_pending:
+            raise Pushback(waiting)
+        self._queue.put(submission)
 
     def check_and_submit(self, note: str) -> Future[TlogProof]:
         """:func:`prepare` ``note`` in a checking thread, then :meth:`submit` it; the future resolves
@@ -279,9 +284,9 @@ class Batcher:
                 if ready is None:
                     continue
                 try:
-                    self._queue.put_nowait(ready)
-                except queue.Full:
-                    ready.answer.set_exception(Pushback(self._queue.qsize()))
+                    self._enqueue(ready)
+                except Pushback as error:
+                    ready.answer.set_exception(error)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
