@@ -308,3 +308,25 @@ def test_open_note_asks_the_given_check_for_every_line_by_a_known_key_and_refuse
 def test_known_signers_answers_none_where_open_note_finds_no_known_signature() -> None:
     assert known_signers(Note.from_text(TEXT + "\n" + PETER_SIG), [ENOCH]) == []
     assert known_signers(Note.from_text(TEXT + "\n" + PETER_SIG), [ENOCH, PETER]) == [PETER]
+
+
+def test_known_signers_for_one_line_and_one_key_says_what_open_note_says() -> None:
+    """known_signers answers one line under one key (nearly every statement) without open_note;
+    given the keys as an iterator, it goes through open_note: both must agree on a good line, a
+    forged one, a line by another key, and a line whose name matches but whose key id does not."""
+    peter_note = Note.from_text(TEXT + "\n" + PETER_SIG)
+    forged = Note(TEXT, (NoteSignature(PETER.name, PETER.key_id, bytes(64)),))
+    namesake = Signer.from_seed(PETER.name, bytes(32)).verifier_key()
+
+    def outcome(note: Note, keys: Any) -> object:
+        try:
+            return [key.label for key in known_signers(note, keys)]
+        except SignatureError as error:
+            return f"SignatureError: {error}"
+
+    cases = [(peter_note, PETER), (forged, PETER), (peter_note, ENOCH), (peter_note, namesake)]
+    for note, key in cases:
+        assert outcome(note, [key]) == outcome(note, (key,)) == outcome(note, iter([key])), key.label
+    assert outcome(forged, [PETER]) == f"SignatureError: note: invalid signature by {PETER.label}"
+    assert outcome(peter_note, [PETER]) == [PETER.label]
+    assert outcome(peter_note, [ENOCH]) == outcome(peter_note, [namesake]) == []
