@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -81,12 +82,10 @@ class TlogProof:
         return cls(index, hashes, checkpoint_note, extra)
 
     def to_text(self) -> str:
-        lines = [HEADER]
-        if self.extra is not None:
-            lines.append("extra " + encode_base64(self.extra))
-        lines.append(f"index {self.index}")
-        lines.extend(encode_base64(node) for node in self.hashes)
-        return "".join(line + "\n" for line in lines) + "\n" + self.checkpoint_note
+        extra = "" if self.extra is None else f"extra {encode_base64(self.extra)}\n"
+        # One base64 line a hash, each with its newline (a receipt carries about log2 n of them).
+        hashes = b"".join(map(binascii.b2a_base64, self.hashes)).decode("ascii")
+        return f"{HEADER}\n{extra}index {self.index}\n{hashes}\n{self.checkpoint_note}"
 
 
 def verify_tlog_proof(
