@@ -217,6 +217,8 @@ class Sustained:
     result: dict[str, Any]
     notes: int
     seconds: float
+    server_cpu_seconds: float | None = None
+    """CPU the server process spent during the sustained run (None where /proc does not say)."""
 
     @property
     def rate(self) -> float:
@@ -231,7 +233,22 @@ def sustained(bench: Bench, url: str, label: str) -> Sustained:
     warm = load(bench, server, signed_notes(int(WARM_UP_SECONDS * 5_000), f"{label} warm-up"), WARM_UP_SECONDS, label=f"{label}-warm-up")
     count = min(MOST_NOTES, int(warm["rate"] * seconds * SPARE) + 2_000)
     notes = signed_notes(count, label)
-    return Sustained(server, load(bench, server, notes, seconds, label=label), count, seconds)
+    before = process_cpu_seconds(server)
+    result = load(bench, server, notes, seconds, label=label)
+    after = process_cpu_seconds(server)
+    spent = None if before is None or after is None else after - before
+    return Sustained(server, result, count, seconds, spent)
+
+
+def process_cpu_seconds(process: Process) -> float | None:
+    """User and system CPU seconds of ``process`` so far, from /proc (None elsewhere)."""
+    if process.popen is None:
+        return None
+    try:
+        fields = Path(f"/proc/{process.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sqlite_sustained(bench: Bench) -> Sustained:
@@ -241,7 +258,8 @@ def sqlite_sustained(bench: Bench) -> Sustained:
 def _submit_parameters(run: Sustained) -> dict[str, int | float | str]:
     return {"clients": CLIENTS, "seconds": round(float(run.result["seconds"]), 2), "accepted": int(run.result["accepted"]),
             "presigned": run.notes, "p50_ms_closed_loop": round(float(run.result["p50_ms"] or 0), 1),
-            "p99_ms_closed_loop": round(float(run.result["p99_ms"] or 0), 1), "load_average_1m": round(os.getloadavg()[0], 2)}
+            "p99_ms_closed_loop": round(float(run.result["p99_ms"] or 0), 1), "load_average_1m": round(os.getloadavg()[0], 2),
+            "server_cpu_us_per_submission": round(run.server_cpu_seconds / max(1, int(run.result["accepted"])) * 1e6) if run.server_cpu_seconds is not None else "unknown"}
 
 
 def submit_sqlite(bench: Bench) -> Figure:
