@@ -33,7 +33,7 @@ from domain.rules import read_statement
 from domain.state import LedgerState
 from ledger import ed25519
 from ledger.entry import Entry
-from ledger.errors import AccordError, SignatureError
+from ledger.errors import AccordError
 from ledger.keys import VerifierKey
 from ledger.merkle import leaf_hash
 from ledger.note import Note, NoteSignature, known_signers
@@ -91,17 +91,6 @@ class Checked:
 
     def verify(self, note: Note, keys: Sequence[VerifierKey]) -> list[VerifierKey]:
         """As ``ledger.note.known_signers``, answered from what the workers found (checking what they could not)."""
-        signatures = note.signatures
-        if len(keys) == 1 and len(signatures) == 1:
-            # What almost every entry asks: one line, one valid key. known_signers' answer, without its dictionaries.
-            key, line = keys[0], signatures[0]
-            if line.name != key.name or line.key_id != key.key_id:
-                return []  # not that key's line: known_signers finds no known key's signature
-            tried = self.tried[0]
-            holds = tried[key.public] if tried is not None and key.public in tried else key.verify(note.text.encode("utf-8"), line.signature)
-            if not holds:
-                raise SignatureError("note", f"invalid signature by {key.label}")
-            return [key]
         return known_signers(note, keys, self._holds)
 
     def _holds(self, line: int, key: VerifierKey, message: bytes, signature: bytes) -> bool:
