@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
@@ -40,7 +41,9 @@ from projections.audit import checkpoint_size, operator_keys
 from projections.witnessed import time_check
 from projections.exchange import import_bundle
 from projections.ledger import Ledger
-from server.client import LogClient
+
+if TYPE_CHECKING:
+    from server.client import LogClient  # imported by the command itself: httpx costs every other command 40 ms to start
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ def sync(session: Session, anchor: str | None, evidence_path: str, witnesses: li
         raise click.UsageError("give the log server with --log URL")
     if anchor is None and not LogStore.exists(session.store_url):
         raise VerificationError("import", "the local copy is empty: pin the charter with --anchor")
+    from server.client import LogClient
+
     ledger = session.ledger(create=True)  # an empty mirror is where a delegation starts
     with LogClient(session.log_url) as client:
         note_text, size = client.checkpoint_size()

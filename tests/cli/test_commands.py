@@ -824,3 +824,14 @@ def test_every_command_help_has_an_example(path: list[str]) -> None:
     result = invoke([*path, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout
+
+
+def test_the_command_line_starts_without_the_http_stack() -> None:
+    # Every command pays for what cli.main imports: the HTTP client and server (httpx, Starlette,
+    # uvicorn, Jinja2) load only in the commands that talk to or serve a log.
+    import subprocess
+    import sys
+
+    stacks = ("httpx", "httpcore", "starlette", "uvicorn", "jinja2", "anyio", "server")
+    probe = f"import cli.main, sys; print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(stacks)!r}))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "[]\n"
