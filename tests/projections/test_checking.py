@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 
 import pytest
@@ -17,7 +18,7 @@ from ledger.keys import Signer
 from ledger.merkle import leaf_hash
 from ledger.note import Note, NoteSignature, known_signers, sign_note
 from projections.audit import Replay, replay
-from projections.checking import CHUNK, Checked, _received, _verdict, check_one
+from projections.checking import CHUNK, WORKER_NICENESS, Checked, _received, _verdict, _Workers, check_one
 
 ENTRIES = [entry.to_bytes() for entry in synthetic_entries(3 * CHUNK + 17, seed=11)]
 ANCHOR = leaf_hash(ENTRIES[0])
@@ -41,6 +42,21 @@ def test_the_ledger_checked_introduces_keys_after_the_first_chunk(sequential: Re
     kinds = [(index, read_statement(Entry.from_bytes(data).statement)[1].kind) for index, data in enumerate(ENTRIES)]
     introduced = [index for index, kind in kinds if kind in ("civil-society.register", "key.add")]
     assert any(index > CHUNK for index in introduced)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="needs POSIX scheduling priorities")
+def test_workers_yield_the_cpu_to_the_fold() -> None:
+    """Fair scheduling left the fold two thirds of a core beside one worker per core: the workers
+    run at a lower priority, so the one sequential part of a verify runs whenever it can."""
+    fold = os.getpriority(os.PRIO_PROCESS, 0)
+    with _Workers(2, {}, "libsodium") as pool:
+        for worker in range(2):
+            pool.send(worker, 0, ENTRIES[:2], [])
+        for worker in range(2):
+            assert len(pool.receive(worker)) == 2  # each has started and lowered its priority
+        priorities = [os.getpriority(os.PRIO_PROCESS, process.pid) for process in pool._processes]
+    assert priorities == [min(19, fold + WORKER_NICENESS)] * 2
+    assert os.getpriority(os.PRIO_PROCESS, 0) == fold  # the fold's own is untouched
 
 
 @pytest.mark.parametrize("workers", [1, 2])
