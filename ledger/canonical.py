@@ -19,6 +19,47 @@ from ledger.errors import MalformedError
 
 _SAFE_INTEGER = 2**53 - 1
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""orjson told to sort keys and to write nothing but what the standard library writes alike."""
+
+
+def sorted_json(value: Any) -> bytes:
+    """``value`` with sorted keys and no spaces, in UTF-8: exactly the standard library's text (``_encode``).
+
+    orjson writes the same bytes, about ten times faster, for what it holds
+    natively (exact strings, integers, booleans, null, lists, tuples and
+    dictionaries with string keys), floats excepted: it formats them its
+    own way. Anything else is found by the walk first (a float, a
+    subclass), or refused by orjson (a key that is not a string, an integer
+    past 64 bits, a lone surrogate, nesting past 254 levels), and written by the
+    standard library (which may refuse it in turn, as it did before).
+    """
+    if _floatless(value):
+        try:
+            return orjson.dumps(value, option=_SORTED)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return _encode(value).encode("utf-8")
+
+
+def _floatless(value: Any) -> bool:
+    """Whether ``value`` holds only exact str, int, bool and None values in lists, tuples and
+    dictionaries (whose keys orjson checks itself). A loop, not a call a value: most are strings."""
+    kind = type(value)
+    items: Iterable[Any]
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind is str or kind is int or kind is bool or value is None
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if not (kind is dict or kind is list or kind is tuple) or not _floatless(item):
+            return False
+    return True
 
 
 def _json_agrees(value: Any) -> bool:
@@ -50,7 +91,7 @@ def canonical_bytes(value: Any) -> bytes:
     """
     if _json_agrees(value):
         try:
-            return _encode(value).encode("utf-8")
+            return sorted_json(value)
         except UnicodeEncodeError:
             pass  # a lone surrogate: let rfc8785 refuse it with its own message
     try:
@@ -64,7 +105,7 @@ def canonical_entry(index: int, logged_at: str, statement: str) -> bytes:
     if not 0 <= index <= _SAFE_INTEGER:
         raise MalformedError("entry", f"index {index} is beyond JSON's exact integers")
     try:
-        return _encode({"v": 1, "index": index, "logged_at": logged_at, "statement": statement}).encode("utf-8")
+        return sorted_json({"v": 1, "index": index, "logged_at": logged_at, "statement": statement})
     except UnicodeEncodeError:
         return canonical_bytes({"v": 1, "index": index, "logged_at": logged_at, "statement": statement})
 

@@ -11,10 +11,11 @@ transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from ledger.canonical import sorted_json
 from ledger.errors import StorageError
 from ledger.store import Cursor, LogStore
 from projections.views import Row
@@ -26,10 +27,11 @@ SerializedRow = tuple[str, str, str, bool, str]
 """A row as written: view, id, subject, whether it is the document's first version, the document's canonical JSON."""
 
 
-_document_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
-"""How documents are stored: sorted keys, no spaces. Not RFC 8785: nobody signs a stored
-document, readers compare them as values, and the JSON they hold (strings, integers, lists,
-objects) has one such text."""
+def _document_text(doc: Mapping[str, Any]) -> str:
+    """How documents are stored: sorted keys, no spaces (``ledger.canonical.sorted_json``). Not
+    RFC 8785: nobody signs a stored document, readers compare them as values, and the JSON they
+    hold (strings, integers, lists, objects) has one such text."""
+    return sorted_json(doc).decode("utf-8")
 
 
 def serialized(rows: Sequence[Row]) -> list[SerializedRow]:

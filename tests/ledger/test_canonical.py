@@ -11,7 +11,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import _MISSING, _parse_fast, canonical_bytes, parse_canonical
+from ledger.canonical import _MISSING, _encode, _parse_fast, canonical_bytes, canonical_entry, parse_canonical, sorted_json
 from ledger.errors import MalformedError
 from tests.vectorfiles import accord_golden
 
@@ -168,3 +168,55 @@ def _rfc8785_or_nothing(value: Any) -> bytes:
 )
 def test_what_orjson_cannot_prove_goes_the_exact_path(data: bytes) -> None:
     assert _parse_fast(data) is _MISSING
+
+
+def _stdlib_or_error(value: Any) -> bytes | type[Exception]:
+    try:
+        return _encode(value).encode("utf-8")
+    except (TypeError, ValueError) as error:  # UnicodeEncodeError is a ValueError
+        return type(error)
+
+
+def _sorted_or_error(value: Any) -> bytes | type[Exception]:
+    try:
+        return sorted_json(value)
+    except (TypeError, ValueError) as error:
+        return type(error)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.recursive(
+    PLAIN_AND_TRICKY | st.text(alphabet=st.sampled_from(["a", "\ud800", "\udfff"])) | st.integers(min_value=-(2**70), max_value=2**70),
+    lambda children: st.tuples(children, children) | st.dictionaries(st.integers(0, 3) | st.booleans(), children, max_size=2),
+    max_leaves=10,
+))
+def test_sorted_json_writes_what_the_standard_library_writes_or_refuses_alike(value: Any) -> None:
+    """orjson writes documents and entries where its bytes are the standard library's: floats,
+    integers past 64 bits, lone surrogates and keys that are not strings go the standard library's way."""
+    assert _sorted_or_error(value) == _stdlib_or_error(value)
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000),  # every escape, every plane
+        {chr(code) + "k": code for code in [*range(0x3000), *range(0xE000, 0xE100), 0x10000, 0x1F600, 0x10FFFF]},  # key order
+        [2**53, 2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**64) - 1, True, False, None, (1, "a")],
+        {"f": [1e16, 1.5, -0.0, 1e-7]},  # floats: orjson formats them otherwise
+        {"s": _Text("x")},  # a subclass
+        {1: 2, 3: [4]},  # keys that are not strings
+        [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] * 2,
+    ],
+    ids=["every-character", "key-order", "integers", "floats", "subclass", "integer-keys", "nesting"],
+)
+def test_sorted_json_is_the_standard_librarys_text_of_tricky_values(value: Any) -> None:
+    assert sorted_json(value) == _encode(value).encode("utf-8")
+
+
+def test_an_entry_with_a_lone_surrogate_is_refused_as_before() -> None:
+    with pytest.raises(MalformedError, match=r"^canonical json: input contains non-UTF-8 codepoints$"):
+        canonical_entry(1, "2026-01-01T00:00:00Z", "text \ud800")
