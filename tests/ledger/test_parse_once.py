@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.canonical import parse_canonical
@@ -45,7 +45,7 @@ def entry_the_plain_way(data: bytes) -> Entry:
     if not isinstance(document, dict) or set(document) != {"v", "index", "logged_at", "statement"}:
         got = sorted(document) if isinstance(document, dict) else type(document).__name__
         raise MalformedError("entry", f"fields: got {got}, want {sorted({'v', 'index', 'logged_at', 'statement'})}")
-    if document["v"] != 1:
+    if type(document["v"]) is not int or document["v"] != 1:  # SPEC 10: true is never 1
         raise MalformedError("entry", f"version: got {document['v']!r}, want 1")
     return Entry(index=document["index"], logged_at=document["logged_at"], statement=document["statement"])
 
@@ -88,7 +88,7 @@ def statement_the_plain_way(text: str) -> Statement:
     if not isinstance(document, dict) or set(document) != fields:
         got = sorted(document) if isinstance(document, dict) else type(document).__name__
         raise MalformedError("statement", f"fields: got {got}, want {sorted(fields)}")
-    if document["v"] != 1:
+    if type(document["v"]) is not int or document["v"] != 1:  # SPEC 10: true is never 1
         raise MalformedError("statement", f"version: got {document['v']!r}, want 1")
     return Statement(**{name: document[name] for name in ("origin", "kind", "actor", "signed_at", "nonce", "body")})
 
@@ -124,6 +124,7 @@ def test_a_note_is_read_as_its_checked_constructors_read_it(text: str) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(mutated(STATEMENTS))
+@example(STATEMENTS[0].replace('"v":1', '"v":true'))
 def test_a_statement_is_read_as_its_checked_constructor_reads_it(text: str) -> None:
     got, want = outcome(Statement.from_text, text), outcome(statement_the_plain_way, text)
     assert got == want
