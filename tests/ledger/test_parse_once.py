@@ -109,6 +109,7 @@ def mutated(seeds: list[Any]) -> st.SearchStrategy[Any]:
 
 @settings(max_examples=400, deadline=None)
 @given(mutated(ENTRIES))
+@example(ENTRIES[0].replace(b'"v":1', b'"v":true'))
 def test_an_entry_is_read_as_its_checked_constructor_reads_it(data: bytes) -> None:
     got, want = outcome(Entry.from_bytes, data), outcome(entry_the_plain_way, data)
     assert got == want
