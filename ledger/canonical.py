@@ -34,12 +34,15 @@ def sorted_json(value: Any) -> bytes:
     past 64 bits, a lone surrogate, nesting past 254 levels), and written by the
     standard library (which may refuse it in turn, as it did before).
     """
-    if _floatless(value):
-        try:
-            return orjson.dumps(value, option=_SORTED)
-        except TypeError:  # orjson.JSONEncodeError
-            pass
-    return _encode(value).encode("utf-8")
+    return _sorted_floatless(value) if _floatless(value) else _encode(value).encode("utf-8")
+
+
+def _sorted_floatless(value: Any) -> bytes:
+    """:func:`sorted_json` of a value known to hold no float (by ``_floatless`` or ``_json_agrees``)."""
+    try:
+        return orjson.dumps(value, option=_SORTED)
+    except TypeError:  # orjson.JSONEncodeError
+        return _encode(value).encode("utf-8")
 
 
 def _floatless(value: Any) -> bool:
@@ -91,7 +94,7 @@ def canonical_bytes(value: Any) -> bytes:
     """
     if _json_agrees(value):
         try:
-            return sorted_json(value)
+            return _sorted_floatless(value)  # walked already: no float
         except UnicodeEncodeError:
             pass  # a lone surrogate: let rfc8785 refuse it with its own message
     try:
